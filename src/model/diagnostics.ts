@@ -1,0 +1,142 @@
+import { CODES, type DiagnosticCode, type Severity } from "./codes.js";
+
+export type { DiagnosticCode, Severity } from "./codes.js";
+
+/** A path into the plan document: ["hosts", 2, "nics", 0, "address"]. */
+export type PlanPath = readonly (string | number)[];
+
+export interface SourceLocation {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+}
+
+export interface RelatedPlace {
+  readonly path: PlanPath;
+  readonly message: string;
+  location?: SourceLocation;
+}
+
+export interface Diagnostic {
+  readonly code: DiagnosticCode;
+  readonly severity: Severity;
+  /** Where in the plan the finding is; [] for the whole plan. */
+  readonly path: PlanPath;
+  /** Filled in by locate() when the plan came from a file. */
+  location?: SourceLocation;
+  /** One line. */
+  readonly message: string;
+  /** What to change. */
+  readonly hint: string;
+  /** Other places involved (the other subnet of an overlap, the first holder of an address). */
+  readonly related?: readonly RelatedPlace[];
+  /** The host a finding is about, where there is one (used for grouping and by preflight). */
+  readonly host?: string;
+}
+
+export interface DiagnosticInit {
+  path: PlanPath;
+  message: string;
+  hint: string;
+  severity?: Severity;
+  related?: RelatedPlace[];
+  host?: string;
+}
+
+export function diag(code: DiagnosticCode, init: DiagnosticInit): Diagnostic {
+  const d: Diagnostic = {
+    code,
+    severity: init.severity ?? CODES[code].severity,
+    path: init.path,
+    message: init.message,
+    hint: init.hint,
+    ...(init.related && init.related.length > 0 ? { related: init.related } : {}),
+    ...(init.host !== undefined ? { host: init.host } : {}),
+  };
+  return d;
+}
+
+/** hosts[2].nics[0].address */
+export function formatPath(path: PlanPath): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out === "" ? "(plan)" : out;
+}
+
+export function hasErrors(ds: readonly Diagnostic[]): boolean {
+  return ds.some((d) => d.severity === "error");
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** Sorts by file position (then path), errors first among equals; drops exact duplicates. */
+export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const d of ds) {
+    const key = `${d.code}\u0000${formatPath(d.path)}\u0000${d.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(d);
+  }
+  return out.sort((a, b) => {
+    const la = a.location, lb = b.location;
+    if (la && lb && la.file === lb.file && (la.line !== lb.line || la.column !== lb.column)) {
+      return la.line - lb.line || la.column - lb.column;
+    }
+    if (la && !lb) return -1;
+    if (!la && lb) return 1;
+    const pa = formatPath(a.path), pb = formatPath(b.path);
+    if (pa !== pb) return pa < pb ? -1 : 1;
+    return SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
+  });
+}
+
+export function countBySeverity(ds: readonly Diagnostic[]): Record<Severity, number> {
+  const out: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const d of ds) out[d.severity]++;
+  return out;
+}
+
+/** Levenshtein distance, bounded: returns > max as soon as it is certain. */
+export function editDistance(a: string, b: string, max = 3): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur.push(v);
+      if (v < rowMin) rowMin = v;
+    }
+    if (rowMin > max) return max + 1;
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The closest candidate within a small edit distance, for "did you mean". */
+export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  const lw = word.toLowerCase();
+  for (const c of candidates) {
+    const d = editDistance(lw, c.toLowerCase(), limit);
+    if (d <= limit && d < bestD) {
+      best = c;
+      bestD = d;
+    } else if (bestD > 0 && c.toLowerCase().replace(/[-_]/g, "") === lw.replace(/[-_]/g, "")) {
+      best = c;
+      bestD = 0;
+    }
+  }
+  return best;
+}

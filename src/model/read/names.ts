@@ -1,0 +1,37 @@
+// Name and value forms the plan accepts. They keep every value that reaches a command line free of
+// shell metacharacters, whitespace and option-like leading dashes, before any quoting is applied.
+
+/** Host names: RFC 1123 labels joined by dots. */
+export const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const HOST_NAME_HINT = "Use letters, digits, dots and inner dashes (an RFC 1123 host name), e.g. consul-server-1.";
+
+/** Docker object names (containers, networks): Docker's own rule [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
+export const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const DOCKER_NAME_HINT = "Use letters, digits, '_', '.' and '-', starting with a letter or digit (Docker's rule for names).";
+
+/** Linux interface names: at most 15 characters, no '/', no whitespace. */
+export const NIC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+export const NIC_NAME_HINT = "Use the kernel's interface name (at most 15 letters, digits, '_', '.', '-'), e.g. ens34 or eth0.10.";
+
+/** Image references: registry/repo:tag@digest, lower case. */
+export const IMAGE_REF = /^[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9._-]{1,128})?(?:@sha256:[a-f0-9]{64})?$/;
+export const IMAGE_REF_HINT = "Write an image reference such as nginx:alpine or busybox:1.36.";
+
+export const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
+export const ABS_PATH_HINT = "Write an absolute path of letters, digits, '.', '_', '-' and '/'.";
+
+export const DURATION = /^[0-9]+(?:ms|s|m|h)$/;
+export const DURATION_HINT = "Write a duration such as 10s, 500ms or 1m.";
+
+export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
+
+/** Free text that ends up on a command line (labels, tags, commands): printable, one line. */
+export const SAFE_TEXT = /^[^\u0000-\u001f\u007f]*$/;
+export const SAFE_TEXT_HINT = "Use printable characters on one line.";
+
+export const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
+
+export const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+export const ENV_NAME_HINT = "Name an environment variable: upper-case letters, digits and '_'.";
+
+export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
