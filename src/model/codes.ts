@@ -263,7 +263,7 @@ export const CODES = {
   consul_expect_on_client: c({
     severity: "error", family: "consul",
     title: "bootstrap_expect is set on a client agent.",
-    why: "Consul refuses to start: 'Expect mode cannot be enabled when server mode is not enabled'.",
+    why: "Consul refuses to start: \"'bootstrap_expect > 0' requires 'server = true'\" (before 1.0: 'Expect mode cannot be enabled when server mode is not enabled').",
     fix: "Remove bootstrap_expect from client agents, or make the agent a server.",
     source: "hashicorp/consul#3510.",
   }),
@@ -301,6 +301,13 @@ export const CODES = {
     why: "Consul refuses to start: 'Multiple private IPv4 addresses found. Please configure one with bind and/or advertise'. On a host-network agent every Docker bridge (docker0, docker_gwbridge) counts.",
     fix: "Set bind_addr and advertise_addr to the host's LAN address.",
     source: "hashicorp/consul#11453; gliderlabs/docker-consul#130.",
+  }),
+  consul_bind_not_local: c({
+    severity: "error", family: "consul",
+    title: "A host-network Consul agent binds an address its host does not have.",
+    why: "The agent cannot open its sockets ('bind: cannot assign requested address') and exits.",
+    fix: "Bind one of the host's own addresses; advertise may differ (NAT), bind may not.",
+    source: "Consul agent configuration docs (bind_addr).",
   }),
   consul_retry_join_unknown: c({
     severity: "error", family: "consul",

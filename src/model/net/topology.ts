@@ -167,7 +167,10 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
     const lbs = allocation.lbAddresses.get(n.name);
     for (const [host, ip] of lbs ?? []) addMember(d, ip, { lb: host, host });
   }
-  // Containers.
+  // Containers. docker_gwbridge addresses go out per host in start order; on a swarm node the ingress
+  // sandbox takes the first one.
+  const gwCount = new Map<string, number>();
+  const swarmHosts = new Set(plan.swarm?.nodes.map((n) => n.host) ?? []);
   for (const c of plan.containers) {
     if (c.networkMode === "host") continue;
     const id = containerNetns(c);
@@ -193,7 +196,7 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
         addMember(d, ip, { netns: id, iface: name, host: c.host });
       } else {
         const parent = inst.parent ?? "";
-        const seg = nicDomain.get(`${c.host}/${baseNic(parent)}`);
+        const seg = macvlanDomain(nicDomain, domains, c.host, parent, domain);
         if (!seg) continue;
         const d = domains.get(seg)!;
         const parentMtu = index.hosts.get(c.host)?.nics.find((x) => x.name === baseNic(parent))?.mtu ?? 1500;
@@ -206,7 +209,9 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
       const gwInst = index.networks.get("docker_gwbridge")?.instances.find((i) => i.host === c.host);
       const d = domains.get(bridgeDomain(c.host, "docker_gwbridge"));
       if (gwInst && d) {
-        const ip = gwbridgeAddress(gwInst.subnet, gwInst.gateway, c, plan, index);
+        const k = gwCount.get(c.host) ?? (swarmHosts.has(c.host) ? 1 : 0);
+        gwCount.set(c.host, k + 1);
+        const ip = nthFree(gwInst.subnet, gwInst.gateway, k);
         ns.ifaces.push({ name: `eth${eth++}`, kind: "veth", ip, cidr: gwInst.subnet, domain: d.id, mtu: d.mtu, network: "docker_gwbridge", gateway: gwInst.gateway });
         addMember(d, ip, { netns: id, iface: `eth${eth - 1}`, host: c.host });
       }
@@ -240,6 +245,29 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
   return { plan, index, allocation, netns, domains, nicDomain, tunnelAddr };
 }
 
+/**
+ * The L2 domain a macvlan/ipvlan child on `parent` sits in: the parent NIC's segment, or for an 802.1q
+ * sub-interface (eth0.10) the VLAN on that segment, which hosts' untagged NICs are not part of.
+ */
+export function macvlanDomain(
+  nicDomain: ReadonlyMap<string, DomainId>, domains: Map<DomainId, Domain>, host: string, parent: string,
+  make: (id: DomainId, init: Omit<Domain, "id" | "members">) => Domain,
+): DomainId | undefined {
+  const seg = nicDomain.get(`${host}/${baseNic(parent)}`);
+  if (!seg) return undefined;
+  const vid = vlanId(parent);
+  if (vid === undefined) return seg;
+  const base = domains.get(seg)!;
+  return make(`${seg}.${vid}`, { kind: base.kind, mtu: base.mtu, ...(base.segment !== undefined ? { segment: base.segment } : {}) }).id;
+}
+
+export function vlanId(parent: string): number | undefined {
+  const dot = parent.indexOf(".");
+  if (dot <= 0) return undefined;
+  const v = Number(parent.slice(dot + 1));
+  return Number.isInteger(v) ? v : undefined;
+}
+
 /** "eth0.10" → "eth0": an 802.1q sub-interface rides on its base NIC's segment. */
 export function baseNic(parent: string): string {
   const dot = parent.indexOf(".");
@@ -266,20 +294,9 @@ export function needsGwbridge(c: Container, index: PlanIndex): boolean {
   return overlay;
 }
 
-/**
- * docker_gwbridge addresses, handed out on each host after the gateway: on a swarm node the ingress
- * sandbox takes the first one, then containers in the order they start.
- */
-function gwbridgeAddress(subnet: Cidr, gateway: Ip, c: Container, plan: Plan, index: PlanIndex): Ip {
-  let n = plan.swarm?.nodes.some((x) => x.host === c.host) ? 1 : 0;
-  for (const x of plan.containers) {
-    if (x.name === c.name) break;
-    if (x.host === c.host && needsGwbridge(x, index)) n++;
-  }
-  let seen = -1;
-  for (let ip = subnet.first + 1; ip < subnet.last; ip++) {
-    if (ip === gateway) continue;
-    if (++seen === n) return ip >>> 0;
-  }
-  return (subnet.first + 2) >>> 0;
+/** The k-th address of a subnet after skipping the network address and the gateway. */
+function nthFree(subnet: Cidr, gateway: Ip, k: number): Ip {
+  let ip = subnet.first + 1 + k;
+  if (gateway >= subnet.first + 1 && gateway <= ip) ip++;
+  return (ip >>> 0) as Ip;
 }

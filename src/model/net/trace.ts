@@ -104,15 +104,15 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
     const here = label(cur);
     const alive = aliveReason(ctx, cur);
     if (alive) return fail(ctx, "down", here, alive);
-    // Delivered to this namespace?
-    const own = cur.ifaces.find((i) => i.ip === dst) ?? (isLoopback(dst) ? loopback : undefined);
-    if (own) {
-      return deliverLocal(ctx, cur, dst, srcIp, srcNetns, arrivedFromBridge);
-    }
     // Published ports: the host DNATs to the container before anything else (nat PREROUTING/OUTPUT).
     if (cur.kind === "host") {
       const dnat = publishedTarget(ctx, cur.host, dst);
       if (dnat) return dnat;
+    }
+    // Delivered to this namespace?
+    const own = cur.ifaces.find((i) => i.ip === dst) ?? (isLoopback(dst) ? loopback : undefined);
+    if (own) {
+      return deliverLocal(ctx, cur, dst, srcIp, srcNetns, arrivedFromBridge);
     }
     const route = lookup(cur, dst);
     if (!route) return fail(ctx, "no_route", here, `no route to ${formatIp(dst)} (Network is unreachable)`);
@@ -133,6 +133,8 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
       if (nextHop === dst) return succeed(ctx, `router ${formatIp(dst)}`, "answers (a device outside the plan)", undefined);
       const ext = topo.plan.externals.find((e) => contains(e.cidr, dst));
       if (ext) return succeed(ctx, `router ${formatIp(nextHop)}`, `forwards towards ${ext.name} ${ext.cidr.text} (outside the plan: assumed reachable)`, undefined);
+      const inner = dockerSubnetOf(ctx, dst);
+      if (inner) return fail(ctx, "no_route", here, `${formatIp(dst)} is inside ${inner}, which exists only inside Docker: ${here} has no route into it, and its gateway ${formatIp(nextHop)} (a router outside the plan) has none either`);
       return fail(ctx, "outside", `router ${formatIp(nextHop)}`, `${formatIp(dst)} lies beyond a router outside the plan; crosshost cannot tell whether it answers`);
     }
     if (m.lb !== undefined) {
@@ -195,6 +197,19 @@ export function lookup(ns: Netns, dst: Ip): RouteEntry | undefined {
   for (const i of ns.ifaces) consider({ to: i.cidr, iface: i.name, source: "connected" });
   for (const r of ns.routes) consider(r);
   return best;
+}
+
+/** The Docker network (overlay, bridge, macvlan subnet) an address belongs to, if the plan has one. */
+function dockerSubnetOf(ctx: Ctx, ip: Ip): string | undefined {
+  for (const n of ctx.topo.plan.networks) {
+    for (const inst of n.instances) {
+      if (contains(inst.subnet, ip)) {
+        const kind = n.driver === "overlay" ? (n.ingress ? "the ingress overlay" : `overlay ${n.name}`) : n.name === "bridge" ? `docker0 of ${inst.host}` : `${n.driver} network ${n.name}${inst.host ? ` on ${inst.host}` : ""}`;
+        return `${kind} (${inst.subnet.text})`;
+      }
+    }
+  }
+  return undefined;
 }
 
 function describeDomain(ctx: Ctx, id: string): string {

@@ -1,0 +1,236 @@
+// Consul: bootstrap exactly as agent/consul maybeBootstrap decides it (DESIGN.md "Consul bootstrap"),
+// quorum arithmetic, the advertise address an agent would pick by itself, joins, and graceful leaves.
+import { diag, type Diagnostic } from "../diagnostics.js";
+import { formatIp, isConsulPrivate, parseIp, type Ip } from "../ip.js";
+import type { ConsulAgent } from "../plan.js";
+import { listOf, type RuleContext } from "./context.js";
+
+/** bootstrap_expect 1 is rewritten to bootstrap mode before anything else (agent/config builder). */
+export function inBootstrapMode(a: ConsulAgent): boolean {
+  return a.bootstrap || a.bootstrapExpect === 1;
+}
+
+export function expectOf(a: ConsulAgent): number {
+  return a.bootstrapExpect !== undefined && a.bootstrapExpect > 1 ? a.bootstrapExpect : 0;
+}
+
+function datacenters(ctx: RuleContext): Map<string, ConsulAgent[]> {
+  const out = new Map<string, ConsulAgent[]>();
+  for (const a of ctx.plan.consul?.agents ?? []) {
+    const list = out.get(a.datacenter);
+    if (list) list.push(a);
+    else out.set(a.datacenter, [a]);
+  }
+  return out;
+}
+
+export function consulBootstrap(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const consul = ctx.plan.consul;
+  if (!consul) return out;
+  for (const [dc, agents] of datacenters(ctx)) {
+    for (const a of agents) {
+      if (a.server) continue;
+      if (a.bootstrapExpect !== undefined && a.bootstrapExpect > 1) {
+        out.push(diag("consul_expect_on_client", { path: [...a.path, "bootstrap_expect"], host: a.host, message: `client agent ${a.name} sets bootstrap_expect: Consul refuses to start ('bootstrap_expect > 0' requires 'server = true')`, hint: "Remove bootstrap_expect from clients, or make the agent a server." }));
+      } else if (inBootstrapMode(a)) {
+        out.push(diag("consul_expect_on_client", { path: a.path, host: a.host, message: `client agent ${a.name} is in bootstrap mode${a.bootstrapExpect === 1 ? " (bootstrap_expect 1 means bootstrap: true)" : ""}: Consul refuses to start ('bootstrap = true' requires 'server = true')`, hint: "Remove bootstrap/bootstrap_expect from clients." }));
+      }
+    }
+    const servers = agents.filter((a) => a.server);
+    if (servers.length === 0) {
+      out.push(diag("consul_no_bootstrap", { path: consul.path, message: `datacenter ${dc} has no server agent: no leader, ever`, hint: "Make at least one agent a server (3 for fault tolerance)." }));
+      continue;
+    }
+    const boot = servers.filter(inBootstrapMode);
+    const both = servers.filter((a) => a.bootstrap && a.bootstrapExpect !== undefined && a.bootstrapExpect > 1);
+    for (const a of both) {
+      out.push(diag("consul_multiple_bootstrap", { path: a.path, host: a.host, message: `server ${a.name} sets both bootstrap and bootstrap_expect: Consul refuses ('bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive)`, hint: "Keep bootstrap_expect; remove bootstrap." }));
+    }
+    if (boot.length > 1) {
+      out.push(diag("consul_multiple_bootstrap", { path: boot[1]!.path, host: boot[1]!.host, message: `${listOf(boot.map((a) => a.name))} are all in bootstrap mode: each elects itself (split brain)`, hint: "Set bootstrap_expect to the number of servers on every server instead." }));
+    }
+    const expecting = servers.filter((a) => expectOf(a) > 0);
+    if (expecting.length === 0 && boot.length === 0 && !servers.some((a) => a.previousAdvertiseAddr !== undefined)) {
+      out.push(diag("consul_no_bootstrap", {
+        path: servers[0]!.path,
+        message: `no server in ${dc} has bootstrap_expect (or bootstrap): the servers never elect a leader`,
+        hint: `Set bootstrap_expect: ${servers.length} on every server.`,
+      }));
+      continue;
+    }
+    const values = [...new Set(expecting.map(expectOf))];
+    if (values.length > 1) {
+      out.push(diag("consul_expect_conflict", {
+        path: expecting[1]!.path,
+        message: `servers in ${dc} expect different numbers (${expecting.map((a) => `${a.name}: ${expectOf(a)}`).join(", ")}): each aborts its bootstrap on seeing the other ("conflicting expect value")`,
+        hint: `Set bootstrap_expect: ${servers.length} on every server.`,
+      }));
+    } else if (boot.length > 0 && expecting.length > 0) {
+      out.push(diag("consul_expect_conflict", {
+        path: boot[0]!.path,
+        message: `${boot[0]!.name} is in bootstrap mode while ${listOf(expecting.map((a) => a.name))} expect ${values[0]}: a member in bootstrap mode disables their expect bootstrap`,
+        hint: `Use bootstrap_expect: ${servers.length} on every server and no bootstrap.`,
+      }));
+    } else if (expecting.length > 0 && expecting.length < servers.length) {
+      const unset = servers.filter((a) => expectOf(a) === 0 && !inBootstrapMode(a));
+      out.push(diag("consul_expect_conflict", {
+        severity: "warning", path: unset[0]!.path, host: unset[0]!.host,
+        message: `${listOf(unset.map((a) => a.name))} ${unset.length > 1 ? "have" : "has"} no bootstrap_expect while ${listOf(expecting.map((a) => a.name))} ${expecting.length > 1 ? "expect" : "expects"} ${values[0]}: only ${expecting.length > 1 ? "they" : "it"} can bootstrap, so the first bootstrap depends on ${expecting.length > 1 ? "them" : "it"} being up`,
+        hint: `Set bootstrap_expect: ${values[0]} on every server (hashicorp/consul#1509).`,
+      }));
+    }
+    const expected = Math.max(0, ...values);
+    if (expected > servers.length) {
+      out.push(diag("consul_expect_unreached", {
+        path: [...expecting.find((a) => expectOf(a) === expected)!.path, "bootstrap_expect"],
+        message: `bootstrap_expect is ${expected}, but ${dc} has ${servers.length} server${servers.length === 1 ? "" : "s"}: the bootstrap waits forever, no leader`,
+        hint: `Set bootstrap_expect: ${servers.length}, or add servers.`,
+      }));
+    } else if (expected > 0 && expected < servers.length) {
+      out.push(diag("consul_expect_below_servers", {
+        path: [...expecting[0]!.path, "bootstrap_expect"],
+        message: `bootstrap_expect is ${expected} with ${servers.length} servers: the first ${expected} bootstrap without the others`,
+        hint: `Set bootstrap_expect: ${servers.length} on every server.`,
+      }));
+    }
+  }
+  return out;
+}
+
+/** floor(N/2)+1 servers for quorum: 2 tolerate none (hashicorp/consul#1282, PR #3158). */
+export function consulQuorum(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const [dc, agents] of datacenters(ctx)) {
+    const servers = agents.filter((a) => a.server);
+    const n = servers.length;
+    if (n === 0) continue;
+    const evenExpect = servers.find((a) => expectOf(a) > 0 && expectOf(a) % 2 === 0);
+    const path = evenExpect ? [...evenExpect.path, "bootstrap_expect"] : servers[0]!.path;
+    if (n === 1) {
+      out.push(diag("consul_quorum_fault_tolerance", { severity: "info", path, message: `one Consul server in ${dc}: losing it loses the leader`, hint: "Run 3 servers to tolerate one failure." }));
+    } else if (n % 2 === 0 || evenExpect) {
+      const tolerates = Math.floor((n - 1) / 2);
+      out.push(diag("consul_quorum_fault_tolerance", {
+        path,
+        message: `${n} Consul servers in ${dc} need ${Math.floor(n / 2) + 1} for quorum: ${n === 2 ? "a cluster with 2 servers provides no failure tolerance" : `they tolerate ${tolerates} failure${tolerates === 1 ? "" : "s"}, as ${n - 1} would`}`,
+        hint: `Run an odd number of servers (${n % 2 === 0 ? n + 1 : n}) with the same bootstrap_expect.`,
+      }));
+    }
+  }
+  return out;
+}
+
+/**
+ * With bind 0.0.0.0 and no advertise, Consul picks the single private IPv4 of all interfaces that are
+ * up, Docker bridges included under --net=host, and refuses when there are several (consul#11453).
+ */
+export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const a of ctx.plan.consul?.agents ?? []) {
+    const h = ctx.index.hosts.get(a.host);
+    if (!h) continue;
+    if (a.bindAddr !== undefined && a.network === "host" && !h.nics.some((n) => n.ip === a.bindAddr) && !h.shims.some((s) => s.ip === a.bindAddr)) {
+      out.push(diag("consul_bind_not_local", { path: a.path, host: a.host, message: `${a.name} binds ${formatIp(a.bindAddr)}, which is not an address of ${a.host}: it cannot start (cannot assign requested address)`, hint: `Bind one of ${a.host}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).` }));
+    }
+    if (a.advertiseAddr !== undefined || a.bindAddr !== undefined) continue;
+    const seen: { ip: Ip; where: string }[] = [];
+    if (a.network === "host") {
+      for (const n of h.nics) if (isConsulPrivate(n.ip)) seen.push({ ip: n.ip, where: n.name });
+      for (const s of h.shims) if (isConsulPrivate(s.ip)) seen.push({ ip: s.ip, where: s.name });
+      const ns = ctx.topo.netns.get(`host:${h.name}`);
+      for (const i of ns?.ifaces ?? []) if (i.kind === "bridge" && isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
+    } else {
+      const ns = ctx.topo.netns.get(`ctr:${a.name}`);
+      for (const i of ns?.ifaces ?? []) if (isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
+    }
+    if (seen.length === 1) continue;
+    out.push(diag("consul_advertise_ambiguous", {
+      path: a.path, host: a.host,
+      message: seen.length === 0
+        ? `${a.name} sets neither bind nor advertise and sees no private IPv4 address: "No private IPv4 address found"`
+        : `${a.name} sets neither bind nor advertise and sees ${seen.length} private addresses (${seen.map((s) => `${formatIp(s.ip)} on ${s.where}`).join(", ")}): "Multiple private IPv4 addresses found"`,
+      hint: `Set bind_addr and advertise_addr to ${h.nics[0] ? formatIp(h.nics[0].ip) : "the LAN address"}.`,
+    }));
+  }
+  return out;
+}
+
+/** The address other agents use for an agent: advertise, else bind, else its host's first NIC. */
+export function agentAddress(ctx: RuleContext, a: ConsulAgent): Ip | undefined {
+  return a.advertiseAddr ?? a.bindAddr ?? ctx.index.hosts.get(a.host)?.nics[0]?.ip;
+}
+
+/** Joins must name an agent of the plan, and every agent must be joined to the others somehow. */
+export function consulJoins(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const agents = ctx.plan.consul?.agents ?? [];
+  if (agents.length === 0) return out;
+  const byAddr = new Map<Ip, ConsulAgent>();
+  for (const a of agents) {
+    const ip = agentAddress(ctx, a);
+    if (ip !== undefined) byAddr.set(ip, a);
+  }
+  const byHostName = new Map(agents.map((a) => [a.host, a] as const));
+  const parent = new Map(agents.map((a) => [a.name, a.name] as const));
+  const find = (x: string): string => (parent.get(x) === x ? x : find(parent.get(x)!));
+  for (const a of agents) {
+    const entries = [...a.retryJoin.map((t) => ({ t, key: "retry_join" })), ...a.startJoin.map((t) => ({ t, key: "start_join" }))];
+    for (const { t, key } of entries) {
+      const host = t.replace(/:\d+$/, "");
+      const ip = parseIp(host);
+      const target = ip !== undefined ? byAddr.get(ip) : byHostName.get(host);
+      if (!target) {
+        out.push(diag("consul_retry_join_unknown", {
+          severity: ip === undefined ? "warning" : "error",
+          path: [...a.path, key], host: a.host,
+          message: `${a.name} joins ${t}, where no Consul agent of the plan ${ip === undefined ? "is known to run" : "listens"}`,
+          hint: `Join a server's address: ${agents.filter((x) => x.server).map((x) => { const ip2 = agentAddress(ctx, x); return ip2 !== undefined ? formatIp(ip2) : x.name; }).join(", ")}.`,
+        }));
+        continue;
+      }
+      parent.set(find(a.name), find(target.name));
+    }
+  }
+  const roots = new Map<string, string[]>();
+  for (const a of agents) {
+    const r = find(a.name);
+    const list = roots.get(r);
+    if (list) list.push(a.name);
+    else roots.set(r, [a.name]);
+  }
+  if (roots.size > 1) {
+    const groups = [...roots.values()].sort((x, y) => y.length - x.length);
+    for (const g of groups.slice(1)) {
+      const a = ctx.index.agents.get(g[0]!)!;
+      out.push(diag("consul_agent_isolated", {
+        path: a.path, host: a.host,
+        message: `${listOf(g)} ${g.length > 1 ? "are" : "is"} joined to none of ${listOf(groups[0]!)}: ${g.length > 1 ? "they form" : "it forms"} a cluster of ${g.length > 1 ? "their" : "its"} own`,
+        hint: "Give it retry_join with the servers' addresses.",
+      }));
+    }
+  }
+  return out;
+}
+
+/** Graceful leaves shrink the Raft peer set; servers default to not leaving (Consul docs, leave_on_terminate). */
+export function consulLeave(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const a of ctx.plan.consul?.agents ?? []) {
+    if (a.server && a.leaveOnTerminate) {
+      out.push(diag("consul_leave_on_terminate", {
+        path: [...a.path, "leave_on_terminate"], host: a.host,
+        message: `server ${a.name} leaves the cluster when stopped: each stop removes it from the Raft peers, and when all have left the cluster has forgotten its state`,
+        hint: "Remove leave_on_terminate from servers (their default is false).",
+      }));
+    }
+    if (a.server && a.previousAdvertiseAddr !== undefined && a.previousAdvertiseAddr !== agentAddress(ctx, a)) {
+      out.push(diag("consul_stale_raft_peer", {
+        path: [...a.path, "previous_advertise_addr"], host: a.host,
+        message: `server ${a.name} now advertises ${formatIp(agentAddress(ctx, a)!)} but its Raft data still lists it as ${formatIp(a.previousAdvertiseAddr)}: the old address stays a voter`,
+        hint: "Have the server leave before changing its address, or recover with peers.json (hashicorp/consul#613).",
+      }));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+// Expectations that the plan itself rules out, found before anything runs.
+import { diag, type Diagnostic } from "../diagnostics.js";
+import { resolveName } from "../net/dns.js";
+import { ALL_UP, pingProbe, trace } from "../net/trace.js";
+import { endpointLabel, endpointNetns, targetAddress, targetLabel, type RuleContext } from "./context.js";
+
+export function expectationFindings(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const e of ctx.plan.expectations) {
+    switch (e.kind) {
+      case "reach": {
+        if (e.by === "name" && e.to.kind === "container") {
+          const from = e.from.kind === "container" ? ctx.index.containers.get(e.from.container) : undefined;
+          const res = resolveName(ctx.topo, from, e.to.container);
+          if (!res.ok && e.reach) {
+            out.push(diag("name_resolution_unavailable", { path: e.path, message: `${endpointLabel(e.from)} cannot reach ${e.to.container} by name: ${res.reason}`, hint: "Attach both containers to a user-defined network, or reach it by address." }));
+          }
+          continue;
+        }
+        // A host reaching its own macvlan container needs a shim (moby/libnetwork#1915).
+        if (!e.reach || e.from.kind !== "host") continue;
+        const ns = endpointNetns(ctx, e.from);
+        const ip = targetAddress(ctx, e.to, e.from);
+        if (!ns || ip === undefined) continue;
+        const res = trace(ctx.topo, ALL_UP, ns, ip, pingProbe(e.size));
+        if (res.code === "isolation") {
+          out.push(diag("macvlan_host_isolation", {
+            severity: "error", path: e.path, host: e.from.host,
+            message: `${endpointLabel(e.from)} is expected to reach ${targetLabel(e.to)}, its own macvlan container: the kernel never passes that traffic`,
+            hint: "Add a macvlan shim on the host (hosts[].shims: [{ parent, address, routes }]).",
+          }));
+        }
+        continue;
+      }
+      case "consul_leader": {
+        if (typeof e.leader !== "string") continue;
+        const a = ctx.index.agents.get(e.leader);
+        if (a && !a.server) out.push(diag("expectation_unsatisfiable", { path: e.path, message: `${e.leader} is a client agent: only servers can lead`, hint: "Name a server agent, or write consul_leader: true." }));
+        continue;
+      }
+      case "swarm_leader": {
+        if (typeof e.leader !== "string") continue;
+        const n = ctx.index.swarmNodes.get(e.leader);
+        if (!n || n.role !== "manager") out.push(diag("expectation_unsatisfiable", { path: e.path, message: `${e.leader} is ${n ? "a worker" : "not in the swarm"}: only managers can lead`, hint: "Name a manager, or write swarm_leader: true." }));
+        continue;
+      }
+      case "service_health":
+      case "sees_network":
+        continue;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,240 @@
+// macvlan and ipvlan: parents, per-host IPAM on a shared segment, gateways that must exist, underlays
+// that must accept extra MAC addresses, the parent/child isolation, and the kernel features behind them.
+import { diag, type Diagnostic } from "../diagnostics.js";
+import { formatIp, overlaps, type Cidr } from "../ip.js";
+import { baseNic, vlanId } from "../net/topology.js";
+import { macFilter } from "../net/trace.js";
+import { PUBLIC_CLOUDS, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
+import { listOf, type RuleContext } from "./context.js";
+
+function macvlans(ctx: RuleContext): Network[] {
+  return ctx.plan.networks.filter((n) => n.driver === "macvlan" || n.driver === "ipvlan");
+}
+
+/** The parent must be a NIC of the host, or an 802.1q sub-interface of one (Docker creates eth0.10). */
+export function macvlanParents(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const n of macvlans(ctx)) {
+    for (const inst of n.instances) {
+      const h = ctx.index.hosts.get(inst.host!);
+      if (!h || inst.parent === undefined) continue;
+      const base = baseNic(inst.parent);
+      const vid = vlanId(inst.parent);
+      if (inst.parent.includes(".") && (vid === undefined || vid < 1 || vid > 4094)) {
+        out.push(diag("invalid_value", { path: inst.path, host: h.name, message: `parent ${inst.parent}: a VLAN id must be 1-4094`, hint: "Write parent: eth0.10 for VLAN 10." }));
+        continue;
+      }
+      if (!h.nics.some((x) => x.name === base)) {
+        out.push(diag("macvlan_parent_missing", {
+          path: n.instances.length > 0 && inst.path !== n.path ? inst.path : [...n.path, "parent"], host: h.name,
+          message: `${n.driver} network "${n.name}": ${h.name} has no interface ${base}${vid !== undefined ? ` (for ${inst.parent})` : ""}`,
+          hint: `${h.name}'s interfaces: ${h.nics.map((x) => x.name).join(", ") || "none"}. Use one of them as parent.`,
+        }));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * One macvlan network per parent on engines before 26.0 ("network … is already using parent interface",
+ * moby/libnetwork#2384); since moby/moby#47318 only passthru mode conflicts.
+ */
+export function macvlanParentShared(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const byParent = new Map<string, { n: Network; inst: NetworkInstance }[]>();
+  for (const n of macvlans(ctx)) {
+    for (const inst of n.instances) {
+      if (inst.parent === undefined || inst.host === undefined) continue;
+      const key = `${inst.host}|${inst.parent}`;
+      const list = byParent.get(key) ?? [];
+      list.push({ n, inst });
+      byParent.set(key, list);
+    }
+  }
+  for (const [key, list] of byParent) {
+    if (list.length < 2) continue;
+    const [hostName, parent] = key.split("|") as [string, string];
+    const h = ctx.index.hosts.get(hostName)!;
+    const major = Number(h.docker.version.split(".")[0]);
+    const passthru = list.some((x) => x.n.mode === "passthru");
+    if (major >= 26 && !passthru) continue;
+    const [first, ...rest] = list;
+    for (const x of rest) {
+      out.push(diag("macvlan_parent_shared", {
+        path: x.inst.path === x.n.path ? [...x.n.path, "parent"] : x.inst.path, host: hostName,
+        message: `"${x.n.name}" and "${first!.n.name}" both use ${parent} on ${hostName}${passthru ? " (passthru mode)" : ` (engine ${h.docker.version})`}`,
+        hint: `Use an 802.1q sub-interface for the second network, e.g. parent: ${parent}.20.`,
+        related: [{ path: first!.n.path, message: `"${first!.n.name}" uses ${parent} first` }],
+      }));
+    }
+  }
+  return out;
+}
+
+/**
+ * macvlan IPAM is per host (moby/moby#49921, #33793): hosts on one segment whose allocation ranges
+ * overlap hand out the same addresses. Error when some container takes a dynamic address from an
+ * overlapping range; warning when every container has a fixed one (the next one without --ip collides).
+ */
+export function macvlanRangeOverlap(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const dynamicOn = new Set<string>();
+  for (const c of ctx.plan.containers) {
+    for (const a of c.attachments) if (a.ip === undefined) dynamicOn.add(`${a.network}@${c.host}`);
+  }
+  interface R { n: Network; inst: NetworkInstance; range: Cidr; dynamic: boolean }
+  const bySegment = new Map<string, R[]>();
+  for (const n of macvlans(ctx)) {
+    for (const inst of n.instances) {
+      if (inst.host === undefined || inst.parent === undefined) continue;
+      const seg = ctx.index.segmentOfNic.get(`${inst.host}/${baseNic(inst.parent)}`) ?? `nic:${inst.host}`;
+      const vid = vlanId(inst.parent);
+      const key = seg + (vid !== undefined ? `.${vid}` : "");
+      const list = bySegment.get(key) ?? [];
+      list.push({ n, inst, range: inst.ipRange ?? inst.subnet, dynamic: dynamicOn.has(`${n.name}@${inst.host}`) });
+      bySegment.set(key, list);
+    }
+  }
+  for (const list of bySegment.values()) {
+    list.sort((a, b) => a.range.first - b.range.first);
+    const active: R[] = [];
+    for (const r of list) {
+      for (let k = active.length - 1; k >= 0; k--) if (active[k]!.range.last < r.range.first) active.splice(k, 1);
+      for (const o of active) {
+        if (o.inst.host === r.inst.host || !overlaps(o.range, r.range)) continue;
+        const dynamic = o.dynamic || r.dynamic;
+        const noRange = !o.inst.ipRange && !r.inst.ipRange;
+        out.push(diag("macvlan_ip_range_overlap", {
+          severity: dynamic ? "error" : "warning",
+          path: r.inst.path, host: r.inst.host,
+          message: `${r.inst.host} and ${o.inst.host} both allocate "${r.n.name}"${r.n.name !== o.n.name ? `/"${o.n.name}"` : ""} addresses from ${noRange ? r.range.text : `${r.range.text} and ${o.range.text}`} on one segment${dynamic ? ": they hand out the same addresses" : "; a container started without --ip will collide"}`,
+          hint: "Give each host a disjoint ip_range (hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]).",
+          related: [{ path: o.inst.path, message: `${o.inst.host}'s range` }],
+        }));
+      }
+      active.push(r);
+    }
+  }
+  return out;
+}
+
+/** The gateway of a macvlan network must exist on its segment, or containers have no way off it. */
+export function macvlanGatewayAbsent(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const n of macvlans(ctx)) {
+    const missingOn: string[] = [];
+    let gw: number | undefined;
+    let subnet: Cidr | undefined;
+    for (const inst of n.instances) {
+      if (inst.host === undefined || inst.parent === undefined) continue;
+      const seg = ctx.topo.nicDomain.get(`${inst.host}/${baseNic(inst.parent)}`);
+      const vid = vlanId(inst.parent);
+      const dom = seg ? ctx.topo.domains.get(seg + (vid !== undefined ? `.${vid}` : "")) : undefined;
+      if (!dom) continue;
+      if (!dom.members.has(inst.gateway)) {
+        missingOn.push(inst.host);
+        gw = inst.gateway;
+        subnet = inst.subnet;
+      }
+    }
+    if (missingOn.length === 0 || gw === undefined) continue;
+    const lan = ctx.index.hosts.get(missingOn[0]!)?.nics.find((x) => x.name === baseNic(n.instances[0]?.parent ?? ""))?.cidr;
+    const notLan = lan && subnet && lan.text !== subnet.text ? ` (${subnet.text} is not the LAN's subnet ${lan.text})` : "";
+    out.push(diag("macvlan_gateway_absent", {
+      path: [...n.path, "gateway"],
+      message: `no device on the segment holds "${n.name}"'s gateway ${formatIp(gw)}${notLan}: containers reach each other but nothing beyond`,
+      hint: lan ? `Use the LAN's subnet and router (subnet: ${lan.text}, gateway: its router) and keep host addresses out with ip_range or aux_addresses; or declare the router in segments[].routers.` : "Declare the router in segments[].routers, or use the LAN's subnet and router.",
+    }));
+  }
+  return out;
+}
+
+/** The underlay must accept frames from MAC addresses it did not assign (docker/docs#15855, moby/moby#30772). */
+export function macvlanUnderlay(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const n of ctx.plan.networks) {
+    if (n.driver !== "macvlan") continue;
+    for (const inst of n.instances) {
+      const h = inst.host ? ctx.index.hosts.get(inst.host) : undefined;
+      if (!h) continue;
+      const filter = macFilter(h);
+      if (!filter) continue;
+      const cloud = PUBLIC_CLOUDS.includes(h.platform.kind);
+      out.push(diag(cloud ? "macvlan_cloud_mac_filter" : "macvlan_promiscuous_required", {
+        path: h.platform.path, host: h.name,
+        message: `macvlan "${n.name}" on ${h.name}: ${filter} drops frames of container MAC addresses${cloud ? "; containers reach nothing beyond the host" : ""}`,
+        hint: cloud ? "On a public cloud use an overlay, or ipvlan L3 with routes in the VPC route table." : h.platform.kind === "hyperv" ? "Enable MAC address spoofing on the VM's network adapter." : "Set the port group's security policy: promiscuous mode Accept and forged transmits Accept.",
+      }));
+    }
+  }
+  return out;
+}
+
+/** A host and its own macvlan children cannot talk (moby/libnetwork#1915): info, unless a shim exists. */
+export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const byHost = new Map<string, string[]>();
+  for (const c of ctx.plan.containers) {
+    for (const a of c.attachments) {
+      const n = ctx.index.networks.get(a.network);
+      if (n?.driver !== "macvlan" && n?.driver !== "ipvlan") continue;
+      const inst = n.instances.find((i) => i.host === c.host);
+      const h = ctx.index.hosts.get(c.host);
+      if (!inst?.parent || !h) continue;
+      if (h.shims.some((s) => s.parent === baseNic(inst.parent!))) continue;
+      const list = byHost.get(c.host) ?? [];
+      list.push(c.name);
+      byHost.set(c.host, list);
+    }
+  }
+  for (const [host, names] of byHost) {
+    out.push(diag("macvlan_host_isolation", {
+      path: ctx.index.hosts.get(host)!.path, host,
+      message: `${host} cannot reach its own macvlan container${names.length > 1 ? "s" : ""} ${listOf(names)} (other hosts can)`,
+      hint: "Add a macvlan shim on the host (hosts[].shims) if the host itself must talk to them.",
+    }));
+  }
+  return out;
+}
+
+/** What each host's kernel must provide for the networks it runs. */
+export function kernelFeatures(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const need = new Map<string, Map<KernelFeature, string>>();
+  const want = (host: string, f: KernelFeature, why: string) => {
+    let m = need.get(host);
+    if (!m) need.set(host, (m = new Map()));
+    if (!m.has(f)) m.set(f, why);
+  };
+  const swarmHosts = ctx.plan.swarm?.nodes.map((n) => n.host) ?? [];
+  for (const n of ctx.plan.networks) {
+    if (n.driver === "macvlan" || n.driver === "ipvlan") {
+      for (const inst of n.instances) {
+        if (!inst.host) continue;
+        want(inst.host, n.driver, `${n.driver} network "${n.name}"`);
+        if (inst.parent?.includes(".")) want(inst.host, "8021q", `parent ${inst.parent} of "${n.name}" (a VLAN sub-interface)`);
+      }
+    }
+    if (n.driver === "overlay" && !n.implicit) {
+      for (const h of swarmHosts) {
+        want(h, "vxlan", `overlay "${n.name}"`);
+        if (n.encrypted) want(h, "esp", `encrypted overlay "${n.name}" (IPsec ESP)`);
+      }
+    }
+  }
+  for (const h of swarmHosts) want(h, "vxlan", "the swarm's ingress overlay");
+  for (const [host, feats] of need) {
+    const h = ctx.index.hosts.get(host);
+    if (!h) continue;
+    for (const [f, why] of feats) {
+      if (h.kernel[f]) continue;
+      out.push(diag("kernel_feature_missing", {
+        path: [...h.path, "kernel", f], host,
+        message: `${host}'s kernel has no ${f}, which ${why} needs`,
+        hint: f === "8021q" ? "modprobe 8021q (and add it to /etc/modules)." : f === "esp" ? "The kernel needs XFRM/ESP support for encrypted overlays; or drop encrypted." : `modprobe ${f} (and add it to /etc/modules), or choose another driver.`,
+      }));
+    }
+  }
+  return out;
+}

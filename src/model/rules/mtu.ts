@@ -1,0 +1,95 @@
+// MTU along every path: NICs against their links, overlays (container MTU + VXLAN [+ ESP]) against the
+// smallest underlay between their nodes, and bridges against the NIC their traffic leaves by.
+import { diag, type Diagnostic } from "../diagnostics.js";
+import { ESP_OVERHEAD, VXLAN_OVERHEAD, overlayInterfaceMtu } from "../defaults.js";
+import { lookup } from "../net/trace.js";
+import { hostNetns } from "../net/topology.js";
+import { makeCidr } from "../ip.js";
+import { listOf, type RuleContext } from "./context.js";
+
+/** A NIC whose MTU exceeds its link's drops large frames silently at the switch. */
+export function nicMtu(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const s of ctx.plan.segments) {
+    for (const m of s.members) {
+      const h = ctx.index.hosts.get(m.host);
+      const i = h?.nics.findIndex((n) => n.name === m.nic) ?? -1;
+      const nic = i >= 0 ? h!.nics[i]! : undefined;
+      if (!nic || nic.mtu <= s.mtu) continue;
+      out.push(diag("mtu_exceeds_path", {
+        path: [...h!.path, "nics", i, "mtu"], host: h!.name,
+        message: `${h!.name}'s ${nic.name} sends ${nic.mtu}-byte frames onto segment ${s.name}, which carries ${s.mtu}`,
+        hint: `Set the NIC's MTU to ${s.mtu}, or raise the switch's MTU.`,
+      }));
+    }
+  }
+  return out;
+}
+
+/** The MTU a host's overlay traffic meets on its way out: its tunnel NIC and that NIC's segment. */
+function underlayMtu(ctx: RuleContext, host: string): { mtu: number; what: string } | undefined {
+  const addr = ctx.topo.tunnelAddr.get(host);
+  const ns = ctx.topo.netns.get(hostNetns(host));
+  if (addr === undefined || !ns) return undefined;
+  const nic = ns.ifaces.find((i) => i.ip === addr && i.kind === "nic") ?? ns.ifaces.find((i) => i.kind === "nic");
+  if (!nic) return undefined;
+  const seg = ctx.topo.domains.get(nic.domain);
+  if (seg && seg.kind === "segment" && seg.mtu < nic.mtu) return { mtu: seg.mtu, what: `segment ${seg.segment} (${seg.mtu})` };
+  return { mtu: nic.mtu, what: `${host}'s ${nic.name} (${nic.mtu})` };
+}
+
+/**
+ * VXLAN adds 50 bytes and encryption 26 more; Docker takes the overlay's driver MTU (default 1500) as
+ * the underlay's and never checks the host's NIC (libnetwork overlay maxMTU; moby/libnetwork#1021).
+ */
+export function overlayMtu(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const swarm = ctx.plan.swarm;
+  if (!swarm || swarm.nodes.length < 2) return out;
+  const paths = swarm.nodes.map((n) => ({ host: n.host, u: underlayMtu(ctx, n.host) })).filter((x) => x.u !== undefined) as { host: string; u: { mtu: number; what: string } }[];
+  if (paths.length < 2) return out;
+  const min = Math.min(...paths.map((p) => p.u.mtu));
+  const tight = paths.filter((p) => p.u.mtu === min);
+  const mixed = paths.some((p) => p.u.mtu !== min);
+  for (const n of ctx.plan.networks) {
+    if (n.scope !== "swarm") continue;
+    const inner = overlayInterfaceMtu(n.mtu, n.encrypted);
+    const outer = inner + VXLAN_OVERHEAD + (n.encrypted ? ESP_OVERHEAD : 0);
+    if (outer <= min) continue;
+    const suggest = min;
+    const containers = overlayInterfaceMtu(suggest, n.encrypted);
+    out.push(diag("mtu_exceeds_path", {
+      severity: n.ingress ? "warning" : "error",
+      path: n.implicit ? n.path : [...n.path, "mtu"],
+      message: `${n.ingress ? "the ingress network" : `overlay "${n.name}"`}: containers send up to ${inner} bytes, ${outer} with VXLAN${n.encrypted ? "+ESP" : ""}, but the path through ${listOf(tight.map((t) => t.u.what))} carries ${min}${mixed ? " (the swarm's hosts have different underlay MTUs: the smallest decides)" : ""}: full-size packets are lost`,
+      hint: `Set mtu: ${suggest} on the ${n.ingress ? "ingress (swarm.ingress.mtu)" : "overlay"} (com.docker.network.driver.mtu is the underlay MTU; Docker subtracts ${n.encrypted ? "50 + 26" : "50"}, so containers get ${containers}).`,
+    }));
+  }
+  return out;
+}
+
+/** A bridge whose MTU exceeds the NIC its traffic leaves by breaks TCP to the outside (moby/moby#49398). */
+export function bridgeMtu(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const n of ctx.plan.networks) {
+    if (n.driver !== "bridge" || n.internal) continue;
+    for (const inst of n.instances) {
+      if (!inst.host) continue;
+      const h = ctx.index.hosts.get(inst.host)!;
+      const ns = ctx.topo.netns.get(hostNetns(inst.host));
+      const bridge = ns?.ifaces.find((i) => i.network === n.name && i.kind === "bridge");
+      if (!ns || !bridge) continue;
+      const route = lookup({ ...ns, ifaces: ns.ifaces.filter((i) => i.kind !== "bridge") }, makeCidr(0, 0).first) ?? undefined;
+      const egress = route ? ns.ifaces.find((i) => i.name === route.iface) : ns.ifaces.find((i) => i.kind === "nic");
+      if (!egress || bridge.mtu <= egress.mtu) continue;
+      const label = n.name === "bridge" ? "docker0" : n.name;
+      out.push(diag("mtu_exceeds_path", {
+        severity: "warning", host: h.name,
+        path: n.name === "bridge" ? [...h.path, "docker", "bridge", "mtu"] : n.name === "docker_gwbridge" ? [...h.path, "docker", "gwbridge", "mtu"] : [...n.path, "mtu"],
+        message: `${label} on ${h.name} has MTU ${bridge.mtu}, above ${egress.name}'s ${egress.mtu} where its traffic leaves: large packets to the outside are lost (connections reset or hang)`,
+        hint: `Set the bridge MTU to ${egress.mtu} (${n.name === "bridge" ? 'daemon.json "mtu"' : "the network's mtu option"}).`,
+      }));
+    }
+  }
+  return out;
+}

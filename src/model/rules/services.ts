@@ -1,0 +1,72 @@
+// Service registrations: the health check runs from the agent's own network namespace (Consul
+// agent/checks/check.go), so its target must be reachable from there; the registered address must be
+// reachable from the consumers the plan declares (hashicorp/docker-consul#42, gliderlabs/registrator#291).
+import { diag, type Diagnostic } from "../diagnostics.js";
+import { formatIp } from "../ip.js";
+import { hostNetns } from "../net/topology.js";
+import { ALL_UP, trace } from "../net/trace.js";
+import type { AddressRef } from "../plan.js";
+import { endpointLabel, endpointNetns, resolveAddress, type RuleContext } from "./context.js";
+
+function refLabel(ref: AddressRef): string {
+  switch (ref.kind) {
+    case "ip": return formatIp(ref.ip);
+    case "host": return `${ref.host}'s address`;
+    case "container": return `${ref.container}'s address${ref.network ? ` on ${ref.network}` : ""}`;
+  }
+}
+
+export function serviceChecks(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const s of ctx.plan.services) {
+    const agent = ctx.index.agents.get(s.agent);
+    const check = s.check;
+    if (!agent || !check) continue;
+    const from = agent.network === "host" ? hostNetns(agent.host) : `ctr:${agent.name}`;
+    const ip = resolveAddress(ctx, check.target);
+    if (ip === undefined) continue;
+    const res = trace(ctx.topo, ALL_UP, from, ip, { proto: "tcp", port: check.port, ipSize: 60, df: true });
+    if (res.ok) continue;
+    const where = agent.network === "host" ? `the network of host ${agent.host} (the agent uses --net=host)` : `agent ${agent.name}'s container`;
+    out.push(diag("service_check_unreachable", {
+      path: check.planPath, host: agent.host,
+      message: `the ${check.type} check of ${s.id} (${check.type === "http" ? `http://${formatIp(ip)}:${check.port}${check.path}` : `${formatIp(ip)}:${check.port}`}) can never pass: from ${where}, ${res.reason}`,
+      hint: checkHint(ctx, s.id, res.code),
+    }));
+  }
+  return out;
+}
+
+function checkHint(ctx: RuleContext, id: string, code: string | undefined): string {
+  const s = ctx.index.services.get(id)!;
+  const provider = s.provider ? ctx.index.containers.get(s.provider) : undefined;
+  const pub = provider?.publish[0];
+  if (code === "not_listening" && pub) return `Register ${provider!.host}'s address with the published port ${pub.hostPort} (${pub.hostPort}:${pub.containerPort}).`;
+  if (code === "no_route" && provider) {
+    return provider.publish.length > 0
+      ? `Register ${provider.host}'s address and the published port ${provider.publish[0]!.hostPort}: the agent has no route into the overlay.`
+      : `Publish ${provider.name}'s port (e.g. "8080:${s.port}") and register ${provider.host}'s address with it: a host-network agent has no route into the overlay.`;
+  }
+  return "Register an address and port the agent itself can reach.";
+}
+
+export function serviceConsumers(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const s of ctx.plan.services) {
+    if (s.consumers.length === 0) continue;
+    const ip = resolveAddress(ctx, s.address);
+    if (ip === undefined) continue;
+    for (const c of s.consumers) {
+      const from = endpointNetns(ctx, c);
+      if (!from) continue;
+      const res = trace(ctx.topo, ALL_UP, from, ip, { proto: "tcp", port: s.port, ipSize: 60, df: true });
+      if (res.ok) continue;
+      out.push(diag("service_address_unreachable", {
+        path: c.path,
+        message: `${s.id} is registered as ${refLabel(s.address)} ${formatIp(ip)}:${s.port}, which ${endpointLabel(c)} cannot reach: ${res.reason}`,
+        hint: "Register an address every consumer can reach: the host's address with a published port for consumers on other hosts, the overlay address for consumers on the overlay.",
+      }));
+    }
+  }
+  return out;
+}
