@@ -80,7 +80,9 @@ export function consulBootstrap(ctx: RuleContext): Diagnostic[] {
         hint: `Set bootstrap_expect: ${values[0]} on every server (hashicorp/consul#1509).`,
       }));
     }
-    const expected = Math.max(0, ...values);
+    // One root cause, one finding: with disagreeing values, the conflict is the finding.
+    if (values.length > 1) continue;
+    const expected = values[0] ?? 0;
     if (expected > servers.length) {
       out.push(diag("consul_expect_unreached", {
         path: [...expecting.find((a) => expectOf(a) === expected)!.path, "bootstrap_expect"],
@@ -105,7 +107,8 @@ export function consulQuorum(ctx: RuleContext): Diagnostic[] {
     const servers = agents.filter((a) => a.server);
     const n = servers.length;
     if (n === 0) continue;
-    const evenExpect = servers.find((a) => expectOf(a) > 0 && expectOf(a) % 2 === 0);
+    const values = new Set(servers.map(expectOf).filter((v) => v > 0));
+    const evenExpect = values.size === 1 ? servers.find((a) => expectOf(a) > 0 && expectOf(a) % 2 === 0) : undefined;
     const path = evenExpect ? [...evenExpect.path, "bootstrap_expect"] : servers[0]!.path;
     if (n === 1) {
       out.push(diag("consul_quorum_fault_tolerance", { severity: "info", path, message: `one Consul server in ${dc}: losing it loses the leader`, hint: "Run 3 servers to tolerate one failure." }));

@@ -1,0 +1,260 @@
+// One row per diagnostic code: a plan that must produce it, and the nearest plan that must not.
+import { describe, expect, it } from "vitest";
+import type { DiagnosticCode } from "../../src/model/codes.js";
+import { validateText } from "../../src/model/validate.js";
+
+const two = (extra = "") => `
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 192.168.1.11/24, gateway: 192.168.1.1 }]${extra ? `, ${extra}` : ""} }
+  - { name: b, nics: [{ name: eth0, address: 192.168.1.12/24, gateway: 192.168.1.1 }] }
+`;
+const three = `
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 192.168.1.11/24, gateway: 192.168.1.1 }] }
+  - { name: b, nics: [{ name: eth0, address: 192.168.1.12/24, gateway: 192.168.1.1 }] }
+  - { name: c, nics: [{ name: eth0, address: 192.168.1.13/24, gateway: 192.168.1.1 }] }
+`;
+const swarm3 = `
+swarm:
+  nodes:
+    - { host: a, role: manager, advertise_addr: 192.168.1.11 }
+    - { host: b, role: manager, advertise_addr: 192.168.1.12 }
+    - { host: c, role: manager, advertise_addr: 192.168.1.13 }
+`;
+const consul3 = (a = "bootstrap_expect: 3", b = "bootstrap_expect: 3", c = "bootstrap_expect: 3", extra = "") => `
+consul:
+  agents:
+    - { name: s1, host: a, server: true, ${a}, bind_addr: 192.168.1.11, advertise_addr: 192.168.1.11, retry_join: [192.168.1.12] ${extra} }
+    - { name: s2, host: b, server: true, ${b}, bind_addr: 192.168.1.12, advertise_addr: 192.168.1.12, retry_join: [192.168.1.11] }
+    - { name: s3, host: c, server: true, ${c}, bind_addr: 192.168.1.13, advertise_addr: 192.168.1.13, retry_join: [192.168.1.11] }
+`;
+const mtu1450 = `
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 192.168.1.11/24, gateway: 192.168.1.1, mtu: 1450 }], docker: { bridge: { mtu: 1450 }, gwbridge: { mtu: 1450 } } }
+  - { name: b, nics: [{ name: eth0, address: 192.168.1.12/24, gateway: 192.168.1.1, mtu: 1450 }], docker: { bridge: { mtu: 1450 }, gwbridge: { mtu: 1450 } } }
+  - { name: c, nics: [{ name: eth0, address: 192.168.1.13/24, gateway: 192.168.1.1, mtu: 1450 }], docker: { bridge: { mtu: 1450 }, gwbridge: { mtu: 1450 } } }
+`;
+const macvlan = (hostsLine: string, containers: string) => `${two()}
+networks:
+  - name: mv
+    driver: macvlan
+    subnet: 192.168.1.0/24
+    gateway: 192.168.1.1
+    parent: eth0
+    hosts: ${hostsLine}
+containers:
+${containers}
+`;
+
+interface Row {
+  code: DiagnosticCode;
+  bad: string;
+  good: string;
+  why?: string;
+}
+
+const ROWS: Row[] = [
+  { code: "parse_error", bad: "hosts: [\n  - { name: a", good: two() },
+  { code: "unknown_key", bad: two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gatway: 192.168.1.1 }] }\n  - { name: b"), good: two() },
+  { code: "missing_field", bad: "hosts:\n  - { name: a }\n", good: two() },
+  { code: "invalid_value", bad: two().replace("192.168.1.11/24", "192.168.1.311/24"), good: two() },
+  { code: "unknown_reference", bad: `${two()}\ncontainers: [{ name: x, host: zz }]`, good: `${two()}\ncontainers: [{ name: x, host: a }]` },
+  { code: "duplicate_name", bad: `${two()}\ncontainers: [{ name: x, host: a }, { name: x, host: b }]`, good: `${two()}\ncontainers: [{ name: x, host: a }, { name: y, host: b }]` },
+  {
+    code: "address_outside_subnet",
+    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.1.5 }] }]`,
+    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.0.5 }] }]`,
+  },
+  {
+    code: "duplicate_address",
+    why: "same macvlan address on two hosts of one segment",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.130 }] }\n  - { name: y, host: b, networks: [{ network: mv, ip: 192.168.1.130 }] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.130 }] }\n  - { name: y, host: b, networks: [{ network: mv, ip: 192.168.1.162 }] }"),
+  },
+  {
+    code: "duplicate_address",
+    why: "a container given a host's NIC address on the LAN",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.12 }] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.129 }] }"),
+  },
+  {
+    code: "reserved_address",
+    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.0.1 }] }]`,
+    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.0.2 }] }]`,
+  },
+  {
+    code: "subnet_overlap",
+    why: "overlay on the LAN's own subnet (moby/moby#21357)",
+    bad: `${three}${swarm3}\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 192.168.1.0/24 }]`,
+    good: `${three}${swarm3}\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]`,
+  },
+  {
+    code: "subnet_overlap",
+    why: "docker_gwbridge against a host route (moby/moby#27890)",
+    bad: three.replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], routes: [{ to: 172.20.0.0/16, via: 192.168.1.254 }], docker: { gwbridge: { subnet: 172.20.0.0/16 } } }\n  - { name: b") + swarm3,
+    good: three.replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], routes: [{ to: 172.20.0.0/16, via: 192.168.1.254 }], docker: { gwbridge: { subnet: 172.21.0.0/16 } } }\n  - { name: b") + swarm3,
+  },
+  {
+    code: "ip_range_outside_subnet",
+    bad: macvlan("[{ host: a, ip_range: 10.0.0.0/27 }]", "  - { name: x, host: a, networks: [mv] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }"),
+  },
+  {
+    code: "pool_exhausted",
+    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/30, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [n] }, { name: y, host: a, networks: [n] }]`,
+    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/29, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [n] }, { name: y, host: a, networks: [n] }]`,
+  },
+  {
+    code: "macvlan_parent_missing",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27, parent: ens34 }]", "  - { name: x, host: a, networks: [mv] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }"),
+  },
+  {
+    code: "macvlan_parent_shared",
+    bad: `${two()}\nnetworks:\n  - { name: m1, driver: macvlan, subnet: 10.1.0.0/24, parent: eth0, hosts: [a] }\n  - { name: m2, driver: macvlan, subnet: 10.2.0.0/24, parent: eth0, hosts: [a] }`,
+    good: `${two()}\nnetworks:\n  - { name: m1, driver: macvlan, subnet: 10.1.0.0/24, parent: eth0, hosts: [a] }\n  - { name: m2, driver: macvlan, subnet: 10.2.0.0/24, parent: eth0.20, hosts: [a] }`,
+  },
+  {
+    code: "macvlan_ip_range_overlap",
+    bad: macvlan("[a, b]", "  - { name: x, host: a, networks: [mv] }\n  - { name: y, host: b, networks: [mv] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }\n  - { name: y, host: b, networks: [mv] }"),
+  },
+  {
+    code: "macvlan_gateway_absent",
+    bad: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 172.29.0.0/16, gateway: 172.29.0.254, parent: eth0, hosts: [a] }]`,
+    good: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`,
+  },
+  {
+    code: "macvlan_promiscuous_required",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: reject } }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: accept, forged_transmits: accept } }\n  - { name: b"),
+  },
+  {
+    code: "macvlan_cloud_mac_filter",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: aws } }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }"),
+  },
+  {
+    code: "macvlan_host_isolation",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }") + "expect:\n  - reach: { from: host:a, to: x }\n",
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.190/32, routes: [192.168.1.128/27] }] }\n  - { name: b") + "expect:\n  - reach: { from: host:a, to: x }\n",
+  },
+  {
+    code: "kernel_feature_missing",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], kernel: { macvlan: false } }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], kernel: { ipvlan: false } }\n  - { name: b"),
+  },
+  { code: "swarm_quorum_fault_tolerance", bad: `${two()}\nswarm: { managers: [a, b] }`, good: three + swarm3 },
+  {
+    code: "swarm_not_manager",
+    bad: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16, create_on: b }]`,
+    good: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16, create_on: a }]`,
+  },
+  {
+    code: "swarm_advertise_ambiguous",
+    bad: `hosts:\n  - { name: a, nics: [{ name: eth0, address: 192.168.1.11/24 }, { name: eth1, address: 10.9.0.11/24 }] }\nswarm: { managers: [a] }`,
+    good: `hosts:\n  - { name: a, nics: [{ name: eth0, address: 192.168.1.11/24 }, { name: eth1, address: 10.9.0.11/24 }] }\nswarm: { nodes: [{ host: a, advertise_addr: 192.168.1.11 }] }`,
+  },
+  {
+    code: "swarm_advertise_not_local",
+    bad: `${two()}\nswarm: { nodes: [{ host: a, advertise_addr: 203.0.113.10 }] }`,
+    good: `${two()}\nswarm: { nodes: [{ host: a, advertise_addr: 192.168.1.11 }] }`,
+  },
+  {
+    code: "overlay_not_attachable",
+    bad: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: x, host: b, networks: [o] }]`,
+    good: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: x, host: b, networks: [o] }]`,
+  },
+  {
+    code: "port_blocked",
+    why: "the worker cannot reach the manager's 2377 (caprover/caprover#2017)",
+    bad: two("firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377, from: [192.168.1.11] }, { proto: any, from: [b] }] }").replace("{ proto: any, from: [b] }", "{ proto: udp, from: [b] }, { proto: tcp, port: 7946, from: [b] }") + "swarm: { managers: [a], workers: [b] }",
+    good: two("firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377 }, { proto: udp, from: [b] }, { proto: tcp, port: 7946, from: [b] }] }") + "swarm: { managers: [a], workers: [b] }",
+  },
+  {
+    code: "port_blocked",
+    why: "encrypted overlay without ESP (moby/moby#26523)",
+    bad: two("firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377 }, { proto: tcp, port: 7946 }, { proto: udp, port: 7946 }, { proto: udp, port: 4789 }] }") + "swarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, encrypted: true, subnet: 10.20.0.0/16 }]",
+    good: two("firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377 }, { proto: tcp, port: 7946 }, { proto: udp, port: 7946 }, { proto: udp, port: 4789 }, { proto: esp }] }") + "swarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, encrypted: true, subnet: 10.20.0.0/16 }]",
+  },
+  {
+    code: "vxlan_port_conflict",
+    bad: two("underlay: { vxlan_ports: [4789] }") + "swarm: { managers: [a], workers: [b] }",
+    good: two("underlay: { vxlan_ports: [4789] }") + "swarm: { managers: [a], workers: [b], data_path_port: 7789 }",
+  },
+  {
+    code: "mtu_exceeds_path",
+    why: "default overlay on a 1450 underlay (moby/libnetwork#1021)",
+    bad: `${mtu1450}${swarm3}\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]`,
+    good: `${mtu1450}${swarm3.replace("swarm:\n", "swarm:\n  ingress: { mtu: 1450 }\n")}\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16, mtu: 1450 }]`,
+  },
+  {
+    code: "mtu_exceeds_path",
+    why: "docker0 above the egress NIC (moby/moby#49398)",
+    bad: two().replace("address: 192.168.1.11/24, gateway: 192.168.1.1 }]", "address: 192.168.1.11/24, gateway: 192.168.1.1, mtu: 1450 }]"),
+    good: two().replace("address: 192.168.1.11/24, gateway: 192.168.1.1 }]", "address: 192.168.1.11/24, gateway: 192.168.1.1, mtu: 1450 }], docker: { bridge: { mtu: 1450 } }"),
+  },
+  { code: "consul_no_bootstrap", bad: three + consul3("ui: true", "ui: true", "ui: true"), good: three + consul3() },
+  { code: "consul_expect_conflict", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 5"), good: three + consul3() },
+  {
+    code: "consul_expect_on_client",
+    bad: three + consul3() + "    - { name: c1, host: a, server: false, bootstrap_expect: 3, bind_addr: 192.168.1.11, ports: { serf_lan: 9301, http: 9500, dns: 9600 }, retry_join: [192.168.1.12] }\n",
+    good: three + consul3() + "    - { name: c1, host: a, server: false, bind_addr: 192.168.1.11, ports: { serf_lan: 9301, http: 9500, dns: 9600 }, retry_join: [192.168.1.12] }\n",
+  },
+  { code: "consul_expect_unreached", bad: three + consul3("bootstrap_expect: 5", "bootstrap_expect: 5", "bootstrap_expect: 5"), good: three + consul3() },
+  { code: "consul_multiple_bootstrap", bad: three + consul3("bootstrap: true", "bootstrap: true", "ui: true"), good: three + consul3() },
+  {
+    code: "consul_quorum_fault_tolerance",
+    bad: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 2, bind_addr: 192.168.1.11 }\n    - { name: s2, host: b, server: true, bootstrap_expect: 2, bind_addr: 192.168.1.12, retry_join: [192.168.1.11] }\n",
+    good: three + consul3(),
+  },
+  {
+    code: "consul_advertise_ambiguous",
+    bad: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1 }\n",
+    good: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11 }\n",
+  },
+  { code: "consul_retry_join_unknown", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", start_join: [192.168.1.99]"), good: three + consul3() },
+  { code: "consul_leave_on_terminate", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", leave_on_terminate: true"), good: three + consul3() },
+  {
+    code: "service_check_unreachable",
+    bad: `${three}${swarm3}${consul3()}networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: web, host: a, image: nginx, networks: [o] }]\nservices: [{ id: web, agent: s1, address: { container: web, network: o }, port: 80, check: { type: http } }]`,
+    good: `${three}${swarm3}${consul3()}networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: web, host: a, image: nginx, networks: [o], publish: ["8080:80"] }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, check: { type: http } }]`,
+  },
+  {
+    code: "service_address_unreachable",
+    bad: `${three}${consul3()}containers: [{ name: web, host: a, image: nginx }, { name: cli, host: b }]\nservices: [{ id: web, agent: s1, address: { container: web }, port: 80, consumers: [cli] }]`,
+    good: `${three}${consul3()}containers: [{ name: web, host: a, image: nginx, publish: ["8080:80"] }, { name: cli, host: b }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, consumers: [cli] }]`,
+  },
+];
+
+describe.each(ROWS.map((r, i) => ({ ...r, n: i })))("rule $code $why", (row) => {
+  it("reports it on the failing plan", () => {
+    const res = validateText(row.bad, `${row.code}.yaml`);
+    const found = res.diagnostics.filter((d) => d.code === row.code);
+    expect(found.length, JSON.stringify(res.diagnostics.map((d) => `${d.code}: ${d.message}`), null, 1)).toBeGreaterThan(0);
+    for (const d of found) {
+      expect(d.message.length).toBeGreaterThan(10);
+      expect(d.hint.length).toBeGreaterThan(5);
+      if (res.parsed) expect(d.path).toBeDefined();
+      expect(d.location?.line, "every finding on a file carries a position").toBeGreaterThan(0);
+    }
+  });
+  it("does not report it on the nearest sound plan", () => {
+    const res = validateText(row.good, `${row.code}-ok.yaml`);
+    expect(res.parsed).toBe(true);
+    expect(res.diagnostics.filter((d) => d.code === row.code).map((d) => d.message)).toEqual([]);
+  });
+});
+
+describe("diagnostic form", () => {
+  it("unknown_key suggests the nearest key", () => {
+    const res = validateText(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gatway: 192.168.1.1 }] }\n  - { name: b"), "p.yaml");
+    const d = res.diagnostics.find((x) => x.code === "unknown_key")!;
+    expect(d.message).toContain('did you mean "gateway"');
+    expect(d.location).toEqual({ file: "p.yaml", line: 3, column: 63 });
+  });
+  it("collects every finding instead of stopping at the first", () => {
+    const res = validateText("hosts:\n  - { name: a, nics: [{ name: eth0, address: nope }] }\n  - { name: -bad, nics: [] , color: red }\n", "p.yaml");
+    expect(res.diagnostics.map((d) => d.code).sort()).toEqual(["invalid_value", "invalid_value", "unknown_key"]);
+  });
+});
