@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { engineProcesses } from "../../lab/netns/engine.js";
 import { downFromState, NetnsLab, type LabProgressStep } from "../../lab/netns/netns-lab.js";
 import { readLabState } from "../../lab/netns/state.js";
-import { isRunning } from "../../lab/netns/sys.js";
+import { isRunning, netnsNames } from "../../lab/netns/sys.js";
+import { seedLabSpec } from "../../lab/seed-spec.js";
 import { labOk, labTitle, leftovers } from "./lab-helpers.js";
 
 const LAB = "t-crash";
@@ -55,6 +56,18 @@ describe.runIf(labOk).sequential(labTitle("netns lab: crash mid-up, then teardow
     expect(await leftovers(state)).toEqual([]);
     for (const pid of orphans) expect(await isRunning(pid)).toBe(false);
   }, 90_000);
+
+  it("rolls a failed up back and says which host, which command and what its log said", async () => {
+    const err = await netnsLab.up(seedLabSpec(LAB), { engineTimeoutMs: 1 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/host consul-(server|client)-\d: dockerd \(pid \d+\) did not answer/);
+    expect(err?.message).toMatch(/command: nsenter --net=\/run\/netns\/crosshost-t-crash-.* -- dockerd /);
+    expect(err?.message).toMatch(/log: .*dockerd\.log/);
+    expect((await netnsLab.status(LAB)).exists).toBe(false);
+    expect(await netnsNames()).not.toContain("crosshost-t-crash-consul-server-1");
+  }, 60_000);
 
   it("cleans a lab whose builder was killed while it was still wiring hosts (no engine yet)", async () => {
     await upAndKillAt("host");

@@ -35,7 +35,9 @@ export async function leftovers(state: LabState): Promise<string[]> {
   }
   for (const h of state.layout.hosts) for (const pid of await engineProcesses(h)) out.push(`engine process ${pid} of ${h.name}`);
   for (const rel of state.cgroups) for (const d of await cgroupDirs(rel)) out.push(`cgroup ${d}`);
-  if (await access(state.layout.labDir).then(() => true, () => false)) out.push(`dir ${state.layout.labDir}`);
+  const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
+  if (await exists(state.layout.labDir)) out.push(`dir ${state.layout.labDir}`);
+  for (const d of state.sharedDirs) if (await exists(d)) out.push(`shared dir ${d} (absent before the lab)`);
   return out;
 }
 

@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildBusyboxImage, importImageEverywhere, BUSYBOX_IMAGE } from "../../lab/images.js";
+import { buildBusyboxImage, importImage, importImageEverywhere, BUSYBOX_IMAGE } from "../../lab/images.js";
 import { downFromState, NetnsLab, type StartedNetnsLab } from "../../lab/netns/netns-lab.js";
 import { readLabState, type LabState } from "../../lab/netns/state.js";
 import { listLinks, tryRun } from "../../lab/netns/sys.js";
 import { seedLabSpec } from "../../lab/seed-spec.js";
-import { eventually, labOk, labTitle, leftovers, ok, ping } from "./lab-helpers.js";
+import { detection, eventually, labOk, labTitle, leftovers, ok, ping } from "./lab-helpers.js";
 
 const LAB = "t-main";
 const ADDR: Record<string, string> = { "consul-server-1": "192.168.1.71", "consul-server-2": "192.168.1.72", "consul-client-1": "192.168.1.73" };
 
-describe.runIf(labOk).sequential(labTitle("netns lab: seed topology, engines, faults"), () => {
+const pingCap = detection?.caps.ping;
+
+// why: the DF-ping checks need iputils ping (`-M do`); busybox ping has no such option
+describe.runIf(labOk && pingCap?.ok === true).sequential(labTitle("netns lab: seed topology, engines, faults", { name: "ping", cap: pingCap }), () => {
   const netnsLab = new NetnsLab();
   let lab: StartedNetnsLab;
   let state: LabState;
@@ -72,6 +75,9 @@ describe.runIf(labOk).sequential(labTitle("netns lab: seed topology, engines, fa
   it("imports the busybox image everywhere and serves httpd across hosts", async () => {
     const image = await buildBusyboxImage();
     await importImageEverywhere(lab, image);
+    expect(await importImage(lab, "consul-server-1", image)).toBe(false); // same content hash: skipped
+    expect(await importImage(lab, "consul-server-1", image.tar, "crosshost/busybox:from-tar")).toBe(true);
+    expect(await ok(lab.transport("consul-server-1"), ["docker", "run", "--rm", "crosshost/busybox:from-tar", "cat", "/var/www/index.html"])).toContain("crosshost");
     for (const host of lab.hosts) {
       const t = lab.transport(host);
       expect(await ok(t, ["docker", "image", "inspect", BUSYBOX_IMAGE, "--format", '{{index .Config.Labels "crosshost.owned"}}'])).toBe("true");
