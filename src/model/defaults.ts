@@ -78,8 +78,9 @@ export const DEFAULT_PING_PAYLOAD = 56;
 export const ICMP_IP_OVERHEAD = 28;
 
 /** Images whose workload is known to listen on a port when the plan does not say (nginx: 80/tcp). */
-export function defaultListenPorts(image: string): { port: number; proto: "tcp" }[] {
-  const repo = image.split("@")[0]!.split(":")[0]!.split("/").pop() ?? "";
-  if (repo === "nginx" || repo === "httpd") return [{ port: 80, proto: "tcp" }];
-  return [];
+const LISTEN_80 = /^(?:[^@:]*\/)?(?:nginx|httpd)(?:[:@]|$)/;
+const PORT_80: readonly { port: number; proto: "tcp" }[] = Object.freeze([Object.freeze({ port: 80, proto: "tcp" as const })]);
+const NO_PORTS: readonly { port: number; proto: "tcp" }[] = Object.freeze([]);
+export function defaultListenPorts(image: string): readonly { port: number; proto: "tcp" }[] {
+  return LISTEN_80.test(image) ? PORT_80 : NO_PORTS;
 }

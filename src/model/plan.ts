@@ -373,3 +373,17 @@ export function indexPlan(plan: Plan): PlanIndex {
     swarmNodes: new Map((plan.swarm?.nodes ?? []).map((n) => [n.host, n] as const)),
   };
 }
+
+const instanceMaps = new WeakMap<Network, Map<string, NetworkInstance>>();
+
+/** The instance of `n` on `host` (local scope) or its single instance (swarm scope); O(1) after the first call. */
+export function instanceOn(n: Network, host: string): NetworkInstance | undefined {
+  if (n.scope === "swarm") return n.instances[0];
+  let m = instanceMaps.get(n);
+  if (!m) {
+    m = new Map();
+    for (const i of n.instances) if (i.host !== undefined && !m.has(i.host)) m.set(i.host, i);
+    instanceMaps.set(n, m);
+  }
+  return m.get(host);
+}

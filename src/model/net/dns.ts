@@ -16,7 +16,7 @@ export function resolveName(topo: Topology, from: Container | undefined, name: s
     if (a.network === "bridge") continue;
     const shared = target.attachments.find((b) => b.network === a.network && (target.name === name || b.aliases.includes(name)));
     if (!shared) continue;
-    const ip = topo.allocation.addresses.get(target.name)?.get(a.network);
+    const ip = topo.allocation.addresses.get(target.name, a.network);
     if (ip !== undefined) return { ok: true, ip, network: a.network };
   }
   const onlyDefault = from.attachments.every((a) => a.network === "bridge") || target.attachments.every((a) => a.network === "bridge");

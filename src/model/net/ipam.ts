@@ -4,7 +4,7 @@
 // node that gets its first endpoint on an overlay also gets a load-balancer address there (lab-notes §1d:
 // the second container on a fresh overlay received .4, after .2 for the first and .3 for its node).
 import { contains, isNetworkOrBroadcast, type Cidr, type Ip } from "../ip.js";
-import type { Container, Network, NetworkInstance, Plan } from "../plan.js";
+import { instanceOn, type Container, type Network, type NetworkInstance, type Plan } from "../plan.js";
 import type { PlanPath } from "../diagnostics.js";
 
 export interface AllocationProblem {
@@ -18,9 +18,26 @@ export interface AllocationProblem {
   readonly path: PlanPath;
 }
 
+/** Container addresses, one flat map for the whole plan (a Map per container costs too much at 100k). */
+export class AddressBook {
+  private readonly byKey = new Map<string, Ip>();
+
+  set(container: string, network: string, ip: Ip): void {
+    this.byKey.set(`${container}\u0000${network}`, ip);
+  }
+
+  get(container: string, network: string): Ip | undefined {
+    return this.byKey.get(`${container}\u0000${network}`);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
 export interface Allocation {
-  /** container → network → address. */
-  readonly addresses: ReadonlyMap<string, ReadonlyMap<string, Ip>>;
+  /** (container, network) → address. */
+  readonly addresses: AddressBook;
   /** overlay network → host → the node's load-balancer endpoint address. */
   readonly lbAddresses: ReadonlyMap<string, ReadonlyMap<string, Ip>>;
   readonly problems: readonly AllocationProblem[];
@@ -83,7 +100,7 @@ export function poolKey(network: string, host: string | undefined): string {
 
 /** The instance of `network` a container on `host` joins. */
 export function instanceFor(n: Network, host: string): NetworkInstance | undefined {
-  return n.scope === "swarm" ? n.instances[0] : n.instances.find((i) => i.host === host);
+  return instanceOn(n, host);
 }
 
 /**
@@ -101,13 +118,12 @@ export function allocateAddresses(plan: Plan, order: readonly Container[] = plan
     if (!p) pools.set(key, (p = new InstancePool(inst)));
     return p;
   };
-  const addresses = new Map<string, Map<string, Ip>>();
+  const addresses = new AddressBook();
   const lbAddresses = new Map<string, Map<string, Ip>>();
   const problems: AllocationProblem[] = [];
   // Fixed addresses are claimed when their container starts, in order, like Docker does; a dynamic
   // allocation before it may already have taken the address.
   for (const c of order) {
-    const mine = new Map<string, Ip>();
     for (const a of c.attachments) {
       const n = networks.get(a.network);
       if (!n) continue;
@@ -116,11 +132,11 @@ export function allocateAddresses(plan: Plan, order: readonly Container[] = plan
       const host = n.scope === "local" ? c.host : undefined;
       if (a.ip !== undefined) {
         const res = p.claim(a.ip, c.name);
-        if (res.ok) mine.set(a.network, a.ip);
+        if (res.ok) addresses.set(c.name, a.network, a.ip);
         else problems.push({ kind: res.kind, container: c.name, network: a.network, ip: a.ip, path: a.path, ...(host ? { host } : {}), ...(res.holder ? { holder: res.holder } : {}) });
       } else {
         const ip = p.allocate(c.name);
-        if (ip !== undefined) mine.set(a.network, ip);
+        if (ip !== undefined) addresses.set(c.name, a.network, ip);
         else problems.push({ kind: "exhausted", container: c.name, network: a.network, path: a.path, ...(host ? { host } : {}) });
       }
       if (n.scope === "swarm") {
@@ -132,7 +148,6 @@ export function allocateAddresses(plan: Plan, order: readonly Container[] = plan
         }
       }
     }
-    addresses.set(c.name, mine);
   }
   return { addresses, lbAddresses, problems };
 }

@@ -3,7 +3,7 @@
 // the path tracer. Pure data; runtime state (a host stopped, a link cut) is applied by the tracer.
 import { contains, makeCidr, type Cidr, type Ip } from "../ip.js";
 import { overlayInterfaceMtu } from "../defaults.js";
-import { indexPlan, type Container, type Host, type Network, type Plan, type PlanIndex } from "../plan.js";
+import { indexPlan, instanceOn, type Container, type Host, type Network, type Plan, type PlanIndex } from "../plan.js";
 import { allocateAddresses, type Allocation } from "./ipam.js";
 
 export type NetnsId = string;
@@ -176,13 +176,12 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
     const id = containerNetns(c);
     const ns: Netns = { id, kind: "container", host: c.host, container: c.name, ifaces: [], routes: [] };
     netns.set(id, ns);
-    const mine = allocation.addresses.get(c.name);
     let eth = 0;
     for (const a of c.attachments) {
       const n = index.networks.get(a.network);
-      const ip = mine?.get(a.network);
+      const ip = allocation.addresses.get(c.name, a.network);
       if (!n || ip === undefined) continue;
-      const inst = n.scope === "swarm" ? n.instances[0] : n.instances.find((i) => i.host === c.host);
+      const inst = instanceOn(n, c.host);
       if (!inst) continue;
       const name = `eth${eth++}`;
       if (n.driver === "overlay") {
@@ -206,7 +205,8 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
     }
     // A container whose only networks are overlays gets docker_gwbridge for the way out (libnetwork).
     if (needsGwbridge(c, index)) {
-      const gwInst = index.networks.get("docker_gwbridge")?.instances.find((i) => i.host === c.host);
+      const gwNet = index.networks.get("docker_gwbridge");
+      const gwInst = gwNet ? instanceOn(gwNet, c.host) : undefined;
       const d = domains.get(bridgeDomain(c.host, "docker_gwbridge"));
       if (gwInst && d) {
         const k = gwCount.get(c.host) ?? (swarmHosts.has(c.host) ? 1 : 0);

@@ -431,9 +431,8 @@ function publishedTarget(ctx: Ctx, hostName: string, dst: Ip): TraceResult | und
       if (!owns) continue;
       if (ownerHost !== hostName) continue;
       if (!state.engineUp(ownerHost)) return fail(ctx, "down", hostName, `the engine on ${ownerHost} is stopped: port ${p.hostPort} is not published`);
-      const addr = topo.allocation.addresses.get(c.name);
       const bridgeAtt = c.attachments.find((a) => topo.index.networks.get(a.network)?.driver === "bridge") ?? c.attachments[0];
-      let ip = bridgeAtt ? addr?.get(bridgeAtt.network) : undefined;
+      let ip = bridgeAtt ? topo.allocation.addresses.get(c.name, bridgeAtt.network) : undefined;
       // Overlay-only containers are published through their docker_gwbridge address.
       if (bridgeAtt && topo.index.networks.get(bridgeAtt.network)?.driver === "overlay") {
         ip = topo.netns.get(`ctr:${c.name}`)?.ifaces.find((i) => i.network === "docker_gwbridge")?.ip ?? ip;

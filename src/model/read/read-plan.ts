@@ -9,7 +9,7 @@ import {
 import { parseFault } from "../faults.js";
 import { contains, covers, makeCidr, nth, parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
 import {
-  KERNEL_FEATURES, type AddressRef, type Attachment, type Consul, type ConsulAgent, type ConsulAgentConfig, type Container,
+  instanceOn, KERNEL_FEATURES, type AddressRef, type Attachment, type Consul, type ConsulAgent, type ConsulAgentConfig, type Container,
   type DockerEngine, type Endpoint, type Expectation, type External, type Fault, type Firewall, type FirewallRule,
   type HealthCheck, type Host, type KernelFeature, type Network, type NetworkDriver, type NetworkInstance, type Nic,
   type Plan, type Platform, type PlatformKind, type Proto, type Publish, type Route, type Segment, type ServiceRegistration,
@@ -118,10 +118,10 @@ class PlanReader {
     const consul = o.has("consul") ? this.consul(o.get("consul"), o.at("consul"), hostIndex) : undefined;
     const rawContainers = o.list("containers", "containers", (v, p) => this.container(v, p, hostIndex));
     const agentContainers = (consul?.agents ?? []).map((a) => agentContainer(a));
-    const containers = this.unique([...rawContainers, ...agentContainers], "container", new Set());
+    const containerIndex = new Map<string, Container>();
+    const containers = this.uniqueBy([...rawContainers, ...agentContainers], (c) => c.name, "container", undefined, containerIndex);
     const networks = this.finishNetworks(userNetworks, hosts, swarm, containers, externals);
     this.checkAttachments(containers, networks, hostIndex);
-    const containerIndex = new Map(containers.map((c) => [c.name, c] as const));
     const services = this.uniqueBy(o.list("services", "services", (v, p) => this.service(v, p, consul, containerIndex)), (s) => s.id, "service");
     const expectations = o.list("expect", "expect", (v, p) => this.expectation(v, p, containerIndex, hostIndex, networks));
     const faults = o.list("faults", "faults", (v, p) => this.fault(v, p, segments)).flat();
@@ -150,8 +150,7 @@ class PlanReader {
     return this.uniqueBy(xs, (x) => x.name, what, names);
   }
 
-  private uniqueBy<T extends { path: PlanPath }>(xs: T[], key: (x: T) => string, what: string, names?: Set<string>): T[] {
-    const seen = new Map<string, T>();
+  private uniqueBy<T extends { path: PlanPath }>(xs: T[], key: (x: T) => string, what: string, names?: Set<string>, seen = new Map<string, T>()): T[] {
     const out: T[] = [];
     for (const x of xs) {
       const k = key(x);
@@ -407,11 +406,12 @@ class PlanReader {
       // One switch joining every host's first NIC (the seed's physical LAN).
       const members = hosts.filter((h) => h.nics.length > 0).map((h) => ({ host: h.name, nic: h.nics[0]!.name }));
       const mtu = Math.max(DEFAULT_MTU, ...hosts.map((h) => h.nics[0]?.mtu ?? DEFAULT_MTU));
+      const hostIps = new Set(hosts.flatMap((h) => h.nics.map((n) => n.ip)));
       const routers = uniqueIps(hosts.flatMap((h) => {
         const first = h.nics[0];
         if (!first) return [];
         const gws = [first.gateway, ...h.routes.filter((r) => r.via !== undefined && contains(first.cidr, r.via)).map((r) => r.via)];
-        return gws.filter((g): g is Ip => g !== undefined && !hosts.some((x) => x.nics.some((n) => n.ip === g)));
+        return gws.filter((g): g is Ip => g !== undefined && !hostIps.has(g));
       }));
       this.segmentNames.add("lan");
       return members.length > 0 ? [{ name: "lan", mtu, members, routers, implicit: true, path: [] }] : [];
@@ -464,10 +464,14 @@ class PlanReader {
     const o = this.r.object(v, path, "swarm", SWARM_KEYS);
     if (!o) return undefined;
     const nodes: SwarmNode[] = [];
+    const listed = new Set<string>();
     const add = (n: SwarmNode) => {
-      if (nodes.some((x) => x.host === n.host)) {
+      if (listed.has(n.host)) {
         this.r.report(diag("duplicate_name", { path: n.path, message: `host "${n.host}" is listed twice in the swarm`, hint: "List each host once, as manager or worker." }));
-      } else nodes.push(n);
+      } else {
+        listed.add(n.host);
+        nodes.push(n);
+      }
     };
     for (const role of ["managers", "workers"] as const) {
       o.strList(role).forEach((h, i) => {
@@ -765,16 +769,16 @@ class PlanReader {
     const image = o.str("image", { pattern: IMAGE_REF, patternHint: IMAGE_REF_HINT }) ?? "busybox";
     const mode = o.str("network_mode", { oneOf: ["host", "bridge", "default"] });
     const attachments: Attachment[] = o.list("networks", "networks", (av, ap) => {
-      if (typeof av === "string") return this.ref("network", av, this.networkNames, ap) ? { network: av, aliases: [], path: ap } : undefined;
+      if (typeof av === "string") return this.ref("network", av, this.networkNames, ap) ? { network: av, aliases: NONE, path: ap } : undefined;
       const a = this.r.object(av, ap, "a network attachment", ATTACH_KEYS);
       if (!a) return undefined;
       const network = a.str("network", { required: true });
       const ip = a.ip("ip");
-      const aliases = a.strList("aliases", { pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT });
+      const aliases = a.has("aliases") ? a.strList("aliases", { pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT }) : NONE;
       if (network === undefined || !this.ref("network", network, this.networkNames, a.at("network"))) return undefined;
       return { network, aliases, path: ap, ...(ip !== undefined ? { ip } : {}) };
     });
-    const publish = o.list("publish", "publish", (pv, pp) => this.publish(pv, pp));
+    const publish = o.has("publish") ? o.list("publish", "publish", (pv, pp) => this.publish(pv, pp)) : NONE;
     const listenRaw = o.has("listen") ? o.list("listen", "listen", (lv, lp) => this.portSpec(lv, lp)) : undefined;
     const command = o.has("command") ? this.command(o) : undefined;
     const labels = this.labels(o);
@@ -789,10 +793,9 @@ class PlanReader {
       if (seen.has(a.network)) this.r.invalid(a.path, `container "${name}" attaches to "${a.network}" twice`, "List each network once.");
       seen.add(a.network);
     }
-    return {
-      name, host, image, networkMode, attachments: atts, publish, listen: listenRaw ?? defaultListenPorts(image), labels, path,
-      ...(command ? { command } : {}),
-    };
+    const c: { -readonly [K in keyof Container]: Container[K] } = { name, host, image, networkMode, attachments: atts, publish, listen: listenRaw ?? defaultListenPorts(image), labels, path };
+    if (command) c.command = command;
+    return c;
   }
 
   private command(o: Obj): string[] | undefined {
@@ -806,7 +809,7 @@ class PlanReader {
 
   private labels(o: Obj): Record<string, string> {
     const raw = o.get("labels");
-    if (raw === undefined || raw === null) return {};
+    if (raw === undefined || raw === null) return NO_LABELS;
     if (typeof raw !== "object" || Array.isArray(raw)) {
       this.r.invalid(o.at("labels"), "labels must be a mapping", "Write labels: { service: web }.");
       return {};
@@ -848,7 +851,7 @@ class PlanReader {
       for (const a of c.attachments) {
         const n = byName.get(a.network);
         if (!n) continue;
-        if (n.scope === "local" && !n.instances.some((i) => i.host === c.host) && hostIndex.has(c.host)) {
+        if (n.scope === "local" && !instanceOn(n, c.host) && hostIndex.has(c.host)) {
           this.r.report(diag("unknown_reference", {
             path: a.path,
             message: `network "${a.network}" is not created on ${c.host}, where "${c.name}" runs`,
@@ -1149,6 +1152,10 @@ class PlanReader {
     }
   }
 }
+
+/** Shared empty values: a 100k-container plan should not allocate 100k empty arrays. */
+const NONE: readonly never[] = Object.freeze([]);
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 interface PendingBinding {
   host: string;

@@ -4,7 +4,7 @@
 import { diag, type Diagnostic, type PlanPath } from "../diagnostics.js";
 import { formatIp, overlaps, type Cidr } from "../ip.js";
 import { baseNic, vlanId } from "../net/topology.js";
-import type { Host, Network } from "../plan.js";
+import { instanceOn, type Host, type Network } from "../plan.js";
 import { listOf, type RuleContext } from "./context.js";
 
 /** Allocation problems found while predicting Docker's IPAM (moby/moby#49921 for the per-host case). */
@@ -83,13 +83,11 @@ export function duplicateAddresses(ctx: RuleContext): Diagnostic[] {
   }
   // macvlan/ipvlan containers: the segment (or VLAN) of their parent, across hosts.
   for (const c of plan.containers) {
-    const mine = ctx.allocation.addresses.get(c.name);
-    if (!mine) continue;
     c.attachments.forEach((a) => {
       const n = index.networks.get(a.network);
       if (!n || (n.driver !== "macvlan" && n.driver !== "ipvlan")) return;
-      const inst = n.instances.find((i) => i.host === c.host);
-      const ip = mine.get(a.network);
+      const inst = instanceOn(n, c.host);
+      const ip = ctx.allocation.addresses.get(c.name, a.network);
       if (!inst?.parent || ip === undefined) return;
       const vid = vlanId(inst.parent);
       const dom = segOf(c.host, baseNic(inst.parent)) + (vid !== undefined ? `.${vid}` : "");

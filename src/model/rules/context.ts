@@ -14,11 +14,17 @@ export interface RuleContext {
 
 export type Rule = (ctx: RuleContext) => Diagnostic[];
 
+/** The topology is built on first use: most rules never need the containers' namespaces. */
 export function makeContext(plan: Plan): RuleContext {
   const index = indexPlan(plan);
   const allocation = allocateAddresses(plan);
-  const topo = buildTopology(plan, allocation, index);
-  return { plan, index, allocation, topo };
+  let topo: Topology | undefined;
+  return {
+    plan, index, allocation,
+    get topo() {
+      return (topo ??= buildTopology(plan, allocation, index));
+    },
+  };
 }
 
 /** The address an AddressRef stands for, as predicted; undefined when it cannot be known. */
@@ -34,14 +40,19 @@ export function containerAddress(ctx: RuleContext, name: string, network?: strin
   const c = ctx.index.containers.get(name);
   if (!c) return undefined;
   if (c.networkMode === "host") return hostAddress(ctx.index.hosts.get(c.host));
-  const mine = ctx.allocation.addresses.get(name);
-  if (!mine) return undefined;
-  if (network !== undefined) return mine.get(network);
+  const book = ctx.allocation.addresses;
+  if (network !== undefined) return book.get(name, network);
   if (towards) {
     // The address on a network both share, as `ping <ip>` from that container would use.
-    for (const a of c.attachments) if (towards.attachments.some((b) => b.network === a.network) && mine.has(a.network)) return mine.get(a.network);
+    for (const a of c.attachments) {
+      const ip = book.get(name, a.network);
+      if (ip !== undefined && towards.attachments.some((b) => b.network === a.network)) return ip;
+    }
   }
-  for (const a of c.attachments) if (mine.has(a.network)) return mine.get(a.network);
+  for (const a of c.attachments) {
+    const ip = book.get(name, a.network);
+    if (ip !== undefined) return ip;
+  }
   return undefined;
 }
 

@@ -4,7 +4,7 @@ import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, overlaps, type Cidr } from "../ip.js";
 import { baseNic, vlanId } from "../net/topology.js";
 import { macFilter } from "../net/trace.js";
-import { PUBLIC_CLOUDS, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
+import { instanceOn, PUBLIC_CLOUDS, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
 import { listOf, type RuleContext } from "./context.js";
 
 function macvlans(ctx: RuleContext): Network[] {
@@ -179,7 +179,7 @@ export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
     for (const a of c.attachments) {
       const n = ctx.index.networks.get(a.network);
       if (n?.driver !== "macvlan" && n?.driver !== "ipvlan") continue;
-      const inst = n.instances.find((i) => i.host === c.host);
+      const inst = instanceOn(n, c.host);
       const h = ctx.index.hosts.get(c.host);
       if (!inst?.parent || !h) continue;
       if (h.shims.some((s) => s.parent === baseNic(inst.parent!))) continue;

@@ -2,9 +2,7 @@
 // smallest underlay between their nodes, and bridges against the NIC their traffic leaves by.
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { ESP_OVERHEAD, VXLAN_OVERHEAD, overlayInterfaceMtu } from "../defaults.js";
-import { lookup } from "../net/trace.js";
-import { hostNetns } from "../net/topology.js";
-import { makeCidr } from "../ip.js";
+import { contains } from "../ip.js";
 import { listOf, type RuleContext } from "./context.js";
 
 /** A NIC whose MTU exceeds its link's drops large frames silently at the switch. */
@@ -28,13 +26,15 @@ export function nicMtu(ctx: RuleContext): Diagnostic[] {
 
 /** The MTU a host's overlay traffic meets on its way out: its tunnel NIC and that NIC's segment. */
 function underlayMtu(ctx: RuleContext, host: string): { mtu: number; what: string } | undefined {
-  const addr = ctx.topo.tunnelAddr.get(host);
-  const ns = ctx.topo.netns.get(hostNetns(host));
-  if (addr === undefined || !ns) return undefined;
-  const nic = ns.ifaces.find((i) => i.ip === addr && i.kind === "nic") ?? ns.ifaces.find((i) => i.kind === "nic");
+  const h = ctx.index.hosts.get(host);
+  const node = ctx.index.swarmNodes.get(host);
+  if (!h) return undefined;
+  const addr = node?.advertiseAddr;
+  const nic = h.nics.find((n) => n.ip === addr) ?? h.nics[0];
   if (!nic) return undefined;
-  const seg = ctx.topo.domains.get(nic.domain);
-  if (seg && seg.kind === "segment" && seg.mtu < nic.mtu) return { mtu: seg.mtu, what: `segment ${seg.segment} (${seg.mtu})` };
+  const segName = ctx.index.segmentOfNic.get(`${host}/${nic.name}`);
+  const seg = segName !== undefined ? ctx.index.segments.get(segName) : undefined;
+  if (seg && seg.mtu < nic.mtu) return { mtu: seg.mtu, what: `segment ${seg.name} (${seg.mtu})` };
   return { mtu: nic.mtu, what: `${host}'s ${nic.name} (${nic.mtu})` };
 }
 
@@ -76,17 +76,18 @@ export function bridgeMtu(ctx: RuleContext): Diagnostic[] {
     for (const inst of n.instances) {
       if (!inst.host) continue;
       const h = ctx.index.hosts.get(inst.host)!;
-      const ns = ctx.topo.netns.get(hostNetns(inst.host));
-      const bridge = ns?.ifaces.find((i) => i.network === n.name && i.kind === "bridge");
-      if (!ns || !bridge) continue;
-      const route = lookup({ ...ns, ifaces: ns.ifaces.filter((i) => i.kind !== "bridge") }, makeCidr(0, 0).first) ?? undefined;
-      const egress = route ? ns.ifaces.find((i) => i.name === route.iface) : ns.ifaces.find((i) => i.kind === "nic");
-      if (!egress || bridge.mtu <= egress.mtu) continue;
+      const mtu = n.mtu ?? (n.name === "bridge" ? h.docker.bridge.mtu : n.name === "docker_gwbridge" ? h.docker.gwbridge.mtu : 1500);
+      // Traffic leaves by the NIC of the default route (its gateway's NIC), else the first NIC.
+      const defaultVia = h.routes.find((r) => r.to.prefix === 0);
+      const egress = (defaultVia?.dev ? h.nics.find((x) => x.name === defaultVia.dev) : undefined)
+        ?? (defaultVia?.via !== undefined ? h.nics.find((x) => contains(x.cidr, defaultVia.via!)) : undefined)
+        ?? h.nics.find((x) => x.gateway !== undefined) ?? h.nics[0];
+      if (!egress || mtu <= egress.mtu) continue;
       const label = n.name === "bridge" ? "docker0" : n.name;
       out.push(diag("mtu_exceeds_path", {
         severity: "warning", host: h.name,
         path: n.name === "bridge" ? [...h.path, "docker", "bridge", "mtu"] : n.name === "docker_gwbridge" ? [...h.path, "docker", "gwbridge", "mtu"] : [...n.path, "mtu"],
-        message: `${label} on ${h.name} has MTU ${bridge.mtu}, above ${egress.name}'s ${egress.mtu} where its traffic leaves: large packets to the outside are lost (connections reset or hang)`,
+        message: `${label} on ${h.name} has MTU ${mtu}, above ${egress.name}'s ${egress.mtu} where its traffic leaves: large packets to the outside are lost (connections reset or hang)`,
         hint: `Set the bridge MTU to ${egress.mtu} (${n.name === "bridge" ? 'daemon.json "mtu"' : "the network's mtu option"}).`,
       }));
     }

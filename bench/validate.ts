@@ -1,0 +1,39 @@
+// bench/validate: time and peak memory of validation for generated plans of 100, 1k and 10k hosts with
+// 10 containers each (and, for comparison, YAML parsing of the same plan as text).
+//   npx tsx bench/validate.ts [sizes...]
+import { performance } from "node:perf_hooks";
+import { stringify } from "yaml";
+import { validateText, validateValue } from "../src/model/validate.js";
+import { generatePlan } from "./gen.js";
+
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const runs = sizes.length > 0 ? sizes : [100, 1000, 10000];
+
+function measure<T>(f: () => T): { ms: number; peakMb: number; value: T } {
+  global.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
+  const t0 = performance.now();
+  const value = f();
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  return { ms, peakMb: (peak - before) / 2 ** 20, value };
+}
+
+console.log("hosts   containers  validate(ms)  heap+(MB)  findings  | yaml text (MB)  parse+validate(ms)");
+let prev: { n: number; ms: number } | undefined;
+for (const n of runs) {
+  const plan = generatePlan(n, 10);
+  validateValue(generatePlan(Math.min(n, 50), 10)); // warm up the JIT
+  const v = measure(() => validateValue(plan));
+  const text = n <= 1000 ? stringify(plan) : undefined;
+  const t = text ? measure(() => validateText(text, "gen.yaml")) : undefined;
+  const growth = prev ? `  (x${(v.ms / prev.ms).toFixed(1)} for x${n / prev.n})` : "";
+  console.log(
+    `${String(n).padEnd(7)} ${String(n * 10).padEnd(11)} ${v.ms.toFixed(0).padStart(12)}  ${v.peakMb.toFixed(0).padStart(9)}  ${String(v.value.diagnostics.filter((d) => d.severity !== "info").length).padStart(8)}  | ${text ? (text.length / 2 ** 20).toFixed(1).padStart(14) : "             -"}  ${t ? t.ms.toFixed(0).padStart(18) : "                 -"}${growth}`,
+  );
+  if (v.value.diagnostics.some((d) => d.severity === "error")) console.log("  unexpected errors:", v.value.diagnostics.filter((d) => d.severity === "error").slice(0, 3).map((d) => d.message));
+  prev = { n, ms: v.ms };
+}
