@@ -1,0 +1,84 @@
+// What a driver reports after applying a plan: the simulator predicts it, the real drivers measure it,
+// and `compare` lines the two up. Both sides fill the same shape; names, not addresses, identify things.
+
+export type Endpoint = string; // "box1" (a container) or "host:docker-71"
+
+export interface ProbeSpec {
+  readonly from: Endpoint;
+  /** A container name, "host:NAME", or an IPv4 address. */
+  readonly to: string;
+  /** The network whose address is used when `to` is a container reached by address. */
+  readonly network?: string;
+  readonly by: "address" | "name";
+  /** ICMP payload (ping -s); IP packet = size + 28. */
+  readonly size: number;
+  readonly proto: "icmp" | "tcp" | "udp";
+  readonly port?: number;
+}
+
+export interface ProbeResult extends ProbeSpec {
+  readonly ok: boolean;
+  /** The address actually probed. */
+  readonly address?: string;
+  /** Why not, one line (simulator: computed; real: what ping or the check said). */
+  readonly reason?: string;
+  /** Hop-by-hop explanation (simulator only). */
+  readonly hops?: readonly { at: string; note: string }[];
+}
+
+export interface HostObservation {
+  readonly up: boolean;
+  readonly engine: boolean;
+  /** `docker network ls` names (bridge/host/none left out). */
+  readonly networks: readonly string[];
+}
+
+export interface ContainerObservation {
+  readonly host: string;
+  readonly state: "running" | "exited" | "absent";
+  /** network → address, as `docker inspect` shows them. */
+  readonly addresses: Readonly<Record<string, string>>;
+  /** Why it is not running. */
+  readonly error?: string;
+}
+
+export interface SwarmObservation {
+  /** As a manager with a leader lists them (`docker node ls`); empty without a leader. */
+  readonly nodes: readonly { host: string; role: "manager" | "worker"; status: "ready" | "down"; manager?: "leader" | "reachable" | "unreachable" }[];
+  readonly leader: string | null;
+  /** Which hosts are swarm members (docker info: Swarm active). */
+  readonly active: readonly string[];
+}
+
+export interface ConsulAgentObservation {
+  readonly running: boolean;
+  /** `/v1/status/leader` from this agent: the leader's server address "ip:8300", or "" (no leader). */
+  readonly leader: string;
+  /** `/v1/status/peers`. */
+  readonly peers: readonly string[];
+  /** `/v1/agent/members`: name → status. */
+  readonly members: Readonly<Record<string, "alive" | "failed" | "left">>;
+}
+
+export interface ServiceObservation {
+  readonly agent: string;
+  readonly registered: boolean;
+  /** Status of the service's check on its agent (no check: passing). */
+  readonly health: "passing" | "warning" | "critical" | "unknown";
+  readonly reason?: string;
+}
+
+export interface Observation {
+  readonly driver: string;
+  readonly hosts: Readonly<Record<string, HostObservation>>;
+  readonly containers: Readonly<Record<string, ContainerObservation>>;
+  readonly swarm: SwarmObservation | null;
+  /** Per agent, as seen from that agent. */
+  readonly consul: Readonly<Record<string, ConsulAgentObservation>> | null;
+  readonly services: Readonly<Record<string, ServiceObservation>>;
+  readonly probes: readonly ProbeResult[];
+}
+
+export function probeKey(p: ProbeSpec): string {
+  return `${p.from}→${p.to}${p.network ? `@${p.network}` : ""} ${p.by} ${p.proto}${p.port !== undefined ? `/${p.port}` : ""} ${p.size}`;
+}

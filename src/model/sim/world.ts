@@ -1,0 +1,777 @@
+// The simulator's world: Docker engines with their networks, IPAM and containers, a Swarm with Raft
+// quorum and lazily instantiated overlays, Consul gossip pools, bootstrap, Raft voters and leaders, and
+// health checks, all on top of the topology and path tracer. Steps change it; after each change the
+// clustered parts settle (joins retried, bootstrap, elections) as the real software eventually would.
+// Everything is deterministic: the same plan and steps always give the same observation.
+import { formatIp, parseIp, type Ip } from "../ip.js";
+import { CONSUL_DEFAULT_PORTS, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
+import type { ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../observation.js";
+import { allocateAddresses, type Allocation } from "../net/ipam.js";
+import { resolveName } from "../net/dns.js";
+import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
+import { trace, type NetState, type TraceResult } from "../net/trace.js";
+import type { FlowProto } from "../net/firewall.js";
+import { indexPlan, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
+import { expectOf, inBootstrapMode } from "../rules/consul.js";
+import type { Step, StepResult } from "../steps/step.js";
+
+export interface WorldOptions {
+  /** The Consul version the agents run (decides start_join: one-shot before 1.15, retried since). */
+  readonly consulVersion?: string;
+}
+
+interface ContainerState {
+  state: "running" | "exited" | "absent";
+  error?: string;
+  restart: boolean;
+}
+
+interface AgentState {
+  running: boolean;
+  started: boolean;
+  left: boolean;
+  /** Raft cluster this server belongs to (has Raft data for). */
+  cluster?: number;
+  /** Addresses it has joined (successful joins persist in Serf's member list). */
+  joined: Set<string>;
+  failedStart?: string;
+}
+
+interface RaftCluster {
+  id: number;
+  /** Agent names, or "ghost:ip" for stale voters from an old address (hashicorp/consul#613). */
+  voters: string[];
+  leader: string | null;
+}
+
+export class World implements NetState {
+  readonly index: PlanIndex;
+  readonly topo: Topology;
+  readonly allocation: Allocation;
+  private readonly hostDown = new Set<string>();
+  private readonly engineDown = new Set<string>();
+  private readonly cut = new Set<string>();
+  private readonly mtu = new Map<string, number>();
+  private readonly blocks = new Set<string>();
+  private partitionOf: Map<string, number> | undefined;
+  private readonly modules = new Set<string>();
+  private readonly localNets = new Set<string>();
+  private readonly overlays = new Set<string>();
+  private readonly shims = new Set<string>();
+  private swarmInit = false;
+  private readonly swarmMembers = new Map<string, { role: "manager" | "worker"; order: number }>();
+  private swarmLeader: string | null = null;
+  private readonly containers = new Map<string, ContainerState>();
+  private readonly agents = new Map<string, AgentState>();
+  private readonly pool = new Map<string, string>();
+  private readonly clusters: RaftCluster[] = [];
+  private readonly services = new Map<string, { registered: boolean }>();
+  private readonly consulRetriesStartJoin: boolean;
+
+  constructor(readonly plan: Plan, order: readonly Container[] = plan.containers, opts: WorldOptions = {}) {
+    this.index = indexPlan(plan);
+    this.allocation = allocateAddresses(plan, order);
+    this.topo = buildTopology(plan, this.allocation, this.index);
+    const v = (opts.consulVersion ?? plan.consul?.image.split(":")[1] ?? "1.15").split(".").map(Number);
+    this.consulRetriesStartJoin = (v[0] ?? 1) > 1 || (v[1] ?? 15) >= 15;
+    for (const a of plan.consul?.agents ?? []) this.pool.set(a.name, a.name);
+  }
+
+  // ---- NetState ----------------------------------------------------------------------------
+
+  hostUp(host: string): boolean {
+    return !this.hostDown.has(host);
+  }
+  engineUp(host: string): boolean {
+    return this.hostUp(host) && !this.engineDown.has(host);
+  }
+  hostConnected(host: string): boolean {
+    return !this.cut.has(host);
+  }
+  segmentMtu(segment: string, planned: number): number {
+    return this.mtu.get(segment) ?? planned;
+  }
+  containerRunning(name: string): boolean {
+    const c = this.index.containers.get(name);
+    if (!c) return false;
+    if (c.agent) return this.agents.get(c.agent)?.running === true && this.engineUp(c.host);
+    return this.containers.get(name)?.state === "running" && this.engineUp(c.host);
+  }
+  flowBlocked(from: string, to: string, proto: FlowProto, port?: number): boolean {
+    if (this.partitionOf && from !== to && this.partitionOf.get(from) !== this.partitionOf.get(to)) return true;
+    if (port === undefined) return false;
+    return this.blocks.has(`${from}>${to}:${proto}/${port}`);
+  }
+  inSwarm(host: string): boolean {
+    return this.swarmMembers.has(host) && this.engineUp(host);
+  }
+
+  // ---- steps -------------------------------------------------------------------------------
+
+  apply(step: Step): StepResult {
+    const r = this.applyStep(step);
+    this.settle();
+    return r;
+  }
+
+  private ok(step: Step, message: string, unchanged = false): StepResult {
+    return { id: step.id, status: unchanged ? "unchanged" : "done", message };
+  }
+
+  private failed(step: Step, message: string): StepResult {
+    return { id: step.id, status: "failed", message };
+  }
+
+  private applyStep(step: Step): StepResult {
+    const h = step.kind === "fault" ? undefined : this.index.hosts.get(step.host);
+    if (step.kind !== "fault") {
+      if (!h) return this.failed(step, `no host ${step.host}`);
+      if (!this.hostUp(step.host)) return this.failed(step, `${step.host} is down`);
+      if (step.kind !== "kernel_module" && step.kind !== "shim_create" && !this.engineUp(step.host)) return this.failed(step, `Cannot connect to the Docker daemon on ${step.host}`);
+    }
+    switch (step.kind) {
+      case "kernel_module": {
+        const key = `${step.module}@${step.host}`;
+        if (this.modules.has(key)) return this.ok(step, "already loaded", true);
+        const feature = step.module as keyof NonNullable<typeof h>["kernel"];
+        if (h!.kernel[feature] === false) return this.failed(step, `modprobe: FATAL: Module ${step.module} not found in directory /lib/modules`);
+        this.modules.add(key);
+        return this.ok(step, `${step.module} loaded`);
+      }
+      case "gwbridge_create":
+        return this.ok(step, `docker_gwbridge ${step.subnet}`);
+      case "swarm_init": {
+        if (this.swarmMembers.has(step.host)) return this.ok(step, "already a swarm manager", true);
+        const local = h!.nics.some((n) => formatIp(n.ip) === step.advertiseAddr);
+        if (!local && !step.listenAddr) return this.failed(step, "must specify a listening address because the address to advertise is not recognized as a system address");
+        this.swarmInit = true;
+        this.swarmMembers.set(step.host, { role: "manager", order: 0 });
+        this.swarmLeader = step.host;
+        return this.ok(step, `swarm initialized; ${step.host} is the leader`);
+      }
+      case "ingress_replace":
+        return this.ok(step, `ingress recreated on ${step.subnet}`);
+      case "swarm_join": {
+        if (this.swarmMembers.has(step.host)) return this.ok(step, `already in the swarm`, true);
+        const target = this.swarmMembers.get(step.joinHost);
+        if (!this.swarmInit || !target || target.role !== "manager") return this.failed(step, `${step.join} is not a swarm manager`);
+        const joinIp = parseIp(step.join.split(":")[0]!)!;
+        const path = trace(this.topo, this, hostNetns(step.host), joinIp, { proto: "tcp", port: SWARM_MANAGER_PORT, ipSize: 60, df: true });
+        if (!path.ok) return this.failed(step, `Timeout was reached before node joined (${path.reason})`);
+        if (!this.swarmLeader) return this.failed(step, "The swarm does not have a leader");
+        this.swarmMembers.set(step.host, { role: step.role, order: this.swarmMembers.size });
+        return this.ok(step, `joined the swarm as a ${step.role}`);
+      }
+      case "network_create": {
+        const n = this.index.networks.get(step.network)!;
+        if (n.scope === "swarm") {
+          if (this.overlays.has(step.network)) return this.ok(step, "already exists", true);
+          const m = this.swarmMembers.get(step.host);
+          if (!m || m.role !== "manager") return this.failed(step, "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.");
+          if (!this.swarmLeader) return this.failed(step, "The swarm does not have a leader. It's possible that too few managers are online.");
+          this.overlays.add(step.network);
+          return this.ok(step, `overlay ${step.network} ${step.subnet}`);
+        }
+        const key = `${step.network}@${step.host}`;
+        if (this.localNets.has(key)) return this.ok(step, "already exists", true);
+        if (step.driver === "macvlan" || step.driver === "ipvlan") {
+          if (!h!.kernel[step.driver]) return this.failed(step, `${step.driver}: kernel module not available`);
+          const base = step.parent?.split(".")[0];
+          if (!h!.nics.some((x) => x.name === base)) return this.failed(step, `failed to find master interface ${base} on the Docker host`);
+          const major = Number(h!.docker.version.split(".")[0]);
+          const clash = [...this.localNets].find((k) => {
+            const [net, host] = k.split("@");
+            if (host !== step.host) return false;
+            const other = this.index.networks.get(net!)!;
+            const inst = other.instances.find((i) => i.host === step.host);
+            return (other.driver === "macvlan" || other.driver === "ipvlan") && inst?.parent === step.parent && (major < 26 || step.mode === "passthru" || other.mode === "passthru");
+          });
+          if (clash) return this.failed(step, `network ${clash.split("@")[0]} is already using parent interface ${step.parent}`);
+        }
+        const overlapping = [...this.localNets].find((k) => {
+          const [net, host] = k.split("@");
+          if (host !== step.host) return false;
+          const inst = this.index.networks.get(net!)!.instances.find((i) => i.host === step.host);
+          const mine = n.instances.find((i) => i.host === step.host);
+          return inst && mine && inst.subnet.first <= mine.subnet.last && mine.subnet.first <= inst.subnet.last;
+        });
+        if (overlapping) return this.failed(step, "Pool overlaps with other one on this address space");
+        this.localNets.add(key);
+        return this.ok(step, `${step.driver} network ${step.network} ${step.subnet}`);
+      }
+      case "shim_create": {
+        const key = `${step.name}@${step.host}`;
+        if (this.shims.has(key)) return this.ok(step, "already exists", true);
+        if (!h!.nics.some((x) => x.name === step.parent)) return this.failed(step, `Cannot find device "${step.parent}"`);
+        this.shims.add(key);
+        return this.ok(step, `${step.name} on ${step.parent}`);
+      }
+      case "consul_agent": {
+        const a = this.index.agents.get(step.agent)!;
+        const s = this.agentState(a.name);
+        if (s.running) return this.ok(step, "already running", true);
+        if (a.network !== "host") {
+          const n = this.index.networks.get(a.network.network);
+          if (n && n.scope === "local" && !this.localNets.has(`${n.name}@${a.host}`)) return this.failed(step, `network ${n.name} not found`);
+        }
+        if (!a.server && (a.bootstrapExpect !== undefined || a.bootstrap)) {
+          s.failedStart = a.bootstrapExpect !== undefined && a.bootstrapExpect > 1 ? "'bootstrap_expect > 0' requires 'server = true'" : "'bootstrap = true' requires 'server = true'";
+          return this.failed(step, `agent exits: ${s.failedStart}`);
+        }
+        s.running = true;
+        s.started = true;
+        s.left = false;
+        // start_join is one attempt at start on Consul before 1.15: the agent exits when it fails.
+        if (!this.consulRetriesStartJoin && a.startJoin.length > 0) {
+          const ok = a.startJoin.some((t) => this.tryJoin(a, t));
+          if (!ok) {
+            s.running = false;
+            return this.failed(step, `agent exits: Error joining address: ${a.startJoin.join(", ")}`);
+          }
+        }
+        return this.ok(step, `agent ${a.name} started`);
+      }
+      case "container_run": {
+        const c = this.index.containers.get(step.container)!;
+        const cur = this.containers.get(c.name);
+        if (cur?.state === "running") return this.ok(step, "already running", true);
+        for (const a of c.attachments) {
+          const n = this.index.networks.get(a.network);
+          if (!n) continue;
+          if (n.scope === "swarm") {
+            if (!this.overlays.has(n.name)) return this.setContainer(c, step, `network ${n.name} not found`);
+            if (!n.attachable) return this.setContainer(c, step, `Could not attach to network ${n.name}: rpc error: code = PermissionDenied desc = network ${n.name} not manually attachable`);
+            if (!this.inSwarm(c.host)) return this.setContainer(c, step, `Could not attach to network ${n.name}: this node is not part of a swarm`);
+            if (!this.swarmLeader) return this.setContainer(c, step, `Could not attach to network ${n.name}: rpc error: the swarm does not have a leader`);
+          } else if (!n.implicit && !this.localNets.has(`${n.name}@${c.host}`)) {
+            return this.setContainer(c, step, `network ${n.name} not found`);
+          }
+        }
+        const problem = this.allocation.problems.find((p) => p.container === c.name);
+        if (problem) {
+          const msg = problem.kind === "in_use" ? "Address already in use" : problem.kind === "exhausted" ? `no available IPv4 addresses on this network's address pools: ${problem.network}` : `invalid address ${formatIp(problem.ip!)} for network ${problem.network}`;
+          return this.setContainer(c, step, msg);
+        }
+        this.containers.set(c.name, { state: "running", restart: false });
+        return this.ok(step, `${c.name} running`);
+      }
+      case "service_register": {
+        const a = this.agents.get(step.agent);
+        if (!a?.running) return this.failed(step, `agent ${step.agent} is not running: connection refused`);
+        this.services.set(step.service, { registered: true });
+        return this.ok(step, `registered ${step.service}`);
+      }
+      case "fault":
+        return this.applyFault(step, step.fault);
+    }
+  }
+
+  private setContainer(c: Container, step: Step, error: string): StepResult {
+    this.containers.set(c.name, { state: "absent", error, restart: false });
+    return this.failed(step, `docker: Error response from daemon: ${error}`);
+  }
+
+  private agentState(name: string): AgentState {
+    let s = this.agents.get(name);
+    if (!s) this.agents.set(name, (s = { running: false, started: false, left: false, joined: new Set() }));
+    return s;
+  }
+
+  private applyFault(step: Step, f: Fault): StepResult {
+    switch (f.kind) {
+      case "stop_host":
+        this.hostDown.add(f.host);
+        this.stopAllOn(f.host);
+        return this.ok(step, `${f.host} stopped`);
+      case "start_host":
+        this.hostDown.delete(f.host);
+        this.engineDown.delete(f.host);
+        this.restartAllOn(f.host);
+        return this.ok(step, `${f.host} started`);
+      case "stop_engine":
+        this.engineDown.add(f.host);
+        this.stopAllOn(f.host);
+        return this.ok(step, `engine on ${f.host} stopped`);
+      case "start_engine":
+        this.engineDown.delete(f.host);
+        this.restartAllOn(f.host);
+        return this.ok(step, `engine on ${f.host} started`);
+      case "cut_host":
+        this.cut.add(f.host);
+        return this.ok(step, `${f.host} cut off its switch`);
+      case "restore_host":
+        this.cut.delete(f.host);
+        return this.ok(step, `${f.host} back on its switch`);
+      case "stop_agent": {
+        const a = this.index.agents.get(f.agent)!;
+        const s = this.agentState(f.agent);
+        s.running = false;
+        if (a.leaveOnTerminate) this.leave(a);
+        return this.ok(step, `agent ${f.agent} stopped${a.leaveOnTerminate ? " (left the cluster)" : ""}`);
+      }
+      case "start_agent": {
+        const s = this.agentState(f.agent);
+        if (s.started && this.engineUp(this.index.agents.get(f.agent)!.host)) {
+          s.running = true;
+          s.left = false;
+        }
+        return this.ok(step, `agent ${f.agent} started`);
+      }
+      case "stop_container": {
+        const c = this.containers.get(f.container);
+        if (c) c.state = "exited";
+        const agent = this.index.agents.get(f.container);
+        if (agent) this.agentState(agent.name).running = false;
+        return this.ok(step, `${f.container} stopped`);
+      }
+      case "start_container": {
+        const c = this.containers.get(f.container);
+        if (c && c.state === "exited" && this.engineUp(this.index.containers.get(f.container)!.host)) c.state = "running";
+        return this.ok(step, `${f.container} started`);
+      }
+      case "partition": {
+        const m = new Map<string, number>();
+        f.groups.forEach((g, i) => g.forEach((h) => m.set(h, i)));
+        for (const h of this.plan.hosts) if (!m.has(h.name)) m.set(h.name, f.groups.length);
+        this.partitionOf = m;
+        return this.ok(step, `partitioned: ${f.groups.map((g) => g.join(",")).join(" | ")}`);
+      }
+      case "block_port":
+        this.blocks.add(`${f.from}>${f.to}:${f.proto}/${f.port}`);
+        return this.ok(step, `${f.proto}/${f.port} from ${f.from} to ${f.to} blocked`);
+      case "unblock_port":
+        this.blocks.delete(`${f.from}>${f.to}:${f.proto}/${f.port}`);
+        return this.ok(step, `${f.proto}/${f.port} from ${f.from} to ${f.to} unblocked`);
+      case "set_mtu":
+        this.mtu.set(f.segment, f.mtu);
+        return this.ok(step, `segment ${f.segment} MTU ${f.mtu}`);
+    }
+  }
+
+  /** A stopped engine takes its containers down; without a restart policy they stay down (Docker's default). */
+  private stopAllOn(host: string): void {
+    for (const [name, c] of this.containers) {
+      if (this.index.containers.get(name)?.host === host && c.state === "running") {
+        c.state = "exited";
+        c.restart = true;
+      }
+    }
+    for (const a of this.plan.consul?.agents ?? []) {
+      if (a.host === host) this.agentState(a.name).running = false;
+    }
+  }
+
+  /** Agents run with --restart=always (as the seed does); workload containers have no restart policy. */
+  private restartAllOn(host: string): void {
+    if (!this.engineUp(host)) return;
+    for (const a of this.plan.consul?.agents ?? []) {
+      const s = this.agentState(a.name);
+      if (a.host === host && s.started && !s.failedStart) {
+        s.running = true;
+        s.left = false;
+      }
+    }
+  }
+
+  // ---- settling: swarm and Consul ----------------------------------------------------------
+
+  private hostReach(from: string, _to: string, ip: Ip, proto: "tcp" | "udp", port: number): boolean {
+    return trace(this.topo, this, hostNetns(from), ip, { proto, port, ipSize: 60, df: true }).ok;
+  }
+
+  private settle(): void {
+    this.settleSwarm();
+    for (let i = 0; i < 4; i++) if (!this.settleConsul()) break;
+  }
+
+  private managerAddr(host: string): Ip {
+    return this.topo.tunnelAddr.get(host) ?? this.index.hosts.get(host)!.nics[0]!.ip;
+  }
+
+  private settleSwarm(): void {
+    if (!this.swarmInit) return;
+    const managers = [...this.swarmMembers].filter(([, m]) => m.role === "manager").sort((a, b) => a[1].order - b[1].order).map(([h]) => h);
+    const alive = managers.filter((h) => this.engineUp(h));
+    const quorum = Math.floor(managers.length / 2) + 1;
+    const groups = this.components(alive, (a, b) => this.hostReach(a, b, this.managerAddr(b), "tcp", SWARM_MANAGER_PORT) && this.hostReach(b, a, this.managerAddr(a), "tcp", SWARM_MANAGER_PORT));
+    const majority = groups.find((g) => g.length >= quorum);
+    if (!majority) this.swarmLeader = null;
+    else if (!this.swarmLeader || !majority.includes(this.swarmLeader)) this.swarmLeader = majority[0]!;
+  }
+
+  /** Connected components of `nodes` under a symmetric relation, each in the nodes' order. */
+  private components(nodes: string[], linked: (a: string, b: string) => boolean): string[][] {
+    const groups: string[][] = [];
+    for (const n of nodes) {
+      const hit = groups.filter((g) => g.some((m) => linked(n, m)));
+      if (hit.length === 0) groups.push([n]);
+      else {
+        const merged = hit.flat();
+        merged.push(n);
+        for (const g of hit) groups.splice(groups.indexOf(g), 1);
+        groups.push(nodes.filter((x) => merged.includes(x)));
+      }
+    }
+    return groups.sort((a, b) => nodes.indexOf(a[0]!) - nodes.indexOf(b[0]!));
+  }
+
+  private agentAddr(a: ConsulAgent): Ip {
+    return a.advertiseAddr ?? a.bindAddr ?? (a.network === "host" ? this.index.hosts.get(a.host)!.nics[0]!.ip : this.allocation.addresses.get(a.name, a.network.network) ?? 0);
+  }
+
+  private agentNetns(a: ConsulAgent): NetnsId {
+    return a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`;
+  }
+
+  /** Can agent a reach agent b on `port` (tcp and, for gossip, udp too)? */
+  private agentReach(a: ConsulAgent, b: ConsulAgent, port: number, udp: boolean): boolean {
+    if (!this.agents.get(a.name)?.running || !this.agents.get(b.name)?.running) return false;
+    const ip = this.agentAddr(b);
+    const tcp = trace(this.topo, this, this.agentNetns(a), ip, { proto: "tcp", port, ipSize: 60, df: true }).ok;
+    if (!tcp || !udp) return tcp;
+    return trace(this.topo, this, this.agentNetns(a), ip, { proto: "udp", port, ipSize: 60, df: true }).ok;
+  }
+
+  private findPool(x: string): string {
+    let r = x;
+    while (this.pool.get(r) !== r) r = this.pool.get(r)!;
+    return r;
+  }
+
+  private tryJoin(a: ConsulAgent, target: string): boolean {
+    const host = target.replace(/:\d+$/, "");
+    const ip = parseIp(host);
+    const t = (this.plan.consul?.agents ?? []).find((x) => (ip !== undefined ? this.agentAddr(x) === ip : x.host === host || x.name === host));
+    if (!t || t.name === a.name) return false;
+    if (!this.agentReach(a, t, t.ports.serfLan, true)) return false;
+    this.agentState(a.name).joined.add(target);
+    const ra = this.findPool(a.name), rt = this.findPool(t.name);
+    if (ra !== rt) this.pool.set(ra, rt);
+    return true;
+  }
+
+  /** One round of Consul's eventual behaviour; true when something changed. */
+  private settleConsul(): boolean {
+    const agents = this.plan.consul?.agents ?? [];
+    if (agents.length === 0) return false;
+    let changed = false;
+    // retry_join: keeps trying until one address works (start_join too, since 1.15).
+    for (const a of agents) {
+      const s = this.agents.get(a.name);
+      if (!s?.running) continue;
+      const targets = [...a.retryJoin, ...(this.consulRetriesStartJoin ? a.startJoin : [])];
+      if (targets.length === 0 || targets.some((t) => s.joined.has(t))) continue;
+      for (const t of targets) if (this.tryJoin(a, t)) { changed = true; break; }
+    }
+    // Bootstrap, exactly as DESIGN.md describes Consul's maybeBootstrap.
+    for (const a of agents) {
+      const s = this.agents.get(a.name);
+      if (!a.server || !s?.running || s.cluster !== undefined) continue;
+      if (a.previousAdvertiseAddr !== undefined) {
+        // Raft data from an earlier life: no bootstrap; the old address stays a voter.
+        s.cluster = this.newCluster([a.name, `ghost:${formatIp(a.previousAdvertiseAddr)}`], null);
+        changed = true;
+        continue;
+      }
+      if (inBootstrapMode(a)) {
+        s.cluster = this.newCluster([a.name], a.name);
+        changed = true;
+        continue;
+      }
+      const expect = expectOf(a);
+      if (expect === 0) continue;
+      const seen = agents.filter((b) => b.server && this.agents.get(b.name)?.running && this.findPool(b.name) === this.findPool(a.name) && (b === a || this.agentReach(a, b, b.ports.serfLan, true)));
+      if (seen.some((b) => (expectOf(b) !== 0 && expectOf(b) !== expect) || inBootstrapMode(b))) continue;
+      if (seen.length < expect) continue;
+      if (seen.some((b) => this.agents.get(b.name)!.cluster !== undefined)) continue;
+      const id = this.newCluster(seen.map((b) => b.name), null);
+      for (const b of seen) this.agents.get(b.name)!.cluster = id;
+      changed = true;
+    }
+    // Elections, then the leader adds servers that joined later (autopilot).
+    for (const c of this.clusters) {
+      const before = c.leader;
+      this.elect(c);
+      if (c.leader !== before) changed = true;
+      if (!c.leader) continue;
+      const leader = this.index.agents.get(c.leader)!;
+      for (const b of agents) {
+        const sb = this.agents.get(b.name);
+        if (!b.server || !sb?.running || sb.cluster !== undefined) continue;
+        if (this.findPool(b.name) !== this.findPool(leader.name) || !this.agentReach(leader, b, b.ports.server, false)) continue;
+        sb.cluster = c.id;
+        c.voters.push(b.name);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  private newCluster(voters: string[], leader: string | null): number {
+    const id = this.clusters.length;
+    this.clusters.push({ id, voters: [...voters], leader });
+    return id;
+  }
+
+  private elect(c: RaftCluster): void {
+    const servers = c.voters.filter((v) => !v.startsWith("ghost:")).map((v) => this.index.agents.get(v)!);
+    const alive = servers.filter((s) => this.agents.get(s.name)?.running).map((s) => s.name);
+    const quorum = Math.floor(c.voters.length / 2) + 1;
+    const groups = this.components(alive, (x, y) => {
+      const ax = this.index.agents.get(x)!, ay = this.index.agents.get(y)!;
+      return this.agentReach(ax, ay, ay.ports.server, false) && this.agentReach(ay, ax, ax.ports.server, false);
+    });
+    const majority = groups.find((g) => g.length >= quorum);
+    if (!majority) c.leader = null;
+    else if (!c.leader || !majority.includes(c.leader)) c.leader = majority[0]!;
+  }
+
+  /** A graceful leave: the server leaves the Raft configuration (the leader removes it). */
+  private leave(a: ConsulAgent): void {
+    const s = this.agentState(a.name);
+    s.left = true;
+    if (s.cluster === undefined) return;
+    const c = this.clusters[s.cluster]!;
+    if (c.leader && c.leader !== a.name) c.voters = c.voters.filter((v) => v !== a.name);
+    else if (c.leader === a.name) {
+      c.voters = c.voters.filter((v) => v !== a.name);
+      c.leader = null;
+    }
+    delete s.cluster;
+  }
+
+  // ---- observation -------------------------------------------------------------------------
+
+  observe(probes: readonly ProbeSpec[]): Observation {
+    return {
+      driver: "sim",
+      hosts: this.observeHosts(),
+      containers: this.observeContainers(),
+      swarm: this.observeSwarm(),
+      consul: this.observeConsul(),
+      services: this.observeServices(),
+      probes: probes.map((p) => this.probe(p)),
+    };
+  }
+
+  private observeHosts(): Record<string, HostObservation> {
+    const out: Record<string, HostObservation> = {};
+    for (const h of this.plan.hosts) {
+      const engine = this.engineUp(h.name);
+      const nets: string[] = [];
+      if (engine) {
+        for (const n of this.plan.networks) {
+          if (n.name === "bridge") continue;
+          if (n.name === "docker_gwbridge" || n.ingress) {
+            if (this.swarmMembers.has(h.name)) nets.push(n.name);
+            continue;
+          }
+          if (n.scope === "local") {
+            if (this.localNets.has(`${n.name}@${h.name}`)) nets.push(n.name);
+            continue;
+          }
+          if (!this.overlays.has(n.name) || !this.swarmMembers.has(h.name)) continue;
+          // Managers list every overlay; a worker only those a running container there uses (moby/moby#25004).
+          const m = this.swarmMembers.get(h.name)!;
+          if (m.role === "manager" || this.plan.containers.some((c) => c.host === h.name && this.containerRunning(c.name) && c.attachments.some((a) => a.network === n.name))) nets.push(n.name);
+        }
+      }
+      out[h.name] = { up: this.hostUp(h.name), engine, networks: nets.sort() };
+    }
+    return out;
+  }
+
+  private observeContainers(): Record<string, ContainerObservation> {
+    const out: Record<string, ContainerObservation> = {};
+    for (const c of this.plan.containers) {
+      if (c.agent) continue;
+      const s = this.containers.get(c.name);
+      const running = this.containerRunning(c.name);
+      const addresses: Record<string, string> = {};
+      if (running) {
+        for (const a of c.attachments) {
+          const ip = this.allocation.addresses.get(c.name, a.network);
+          if (ip !== undefined) addresses[a.network] = formatIp(ip);
+        }
+      }
+      out[c.name] = {
+        host: c.host,
+        state: running ? "running" : s && s.state !== "absent" ? "exited" : "absent",
+        addresses,
+        ...(s?.error ? { error: s.error } : {}),
+      };
+    }
+    return out;
+  }
+
+  private observeSwarm(): SwarmObservation | null {
+    if (!this.plan.swarm) return null;
+    const leader = this.swarmLeader;
+    const active = [...this.swarmMembers.keys()].filter((h) => this.engineUp(h)).sort();
+    if (!leader) return { nodes: [], leader: null, active };
+    const nodes = [...this.swarmMembers].sort((a, b) => a[1].order - b[1].order).map(([host, m]) => {
+      const ready = this.engineUp(host) && (host === leader || this.hostReach(host, leader, this.managerAddr(leader), "tcp", SWARM_MANAGER_PORT));
+      const manager = m.role === "manager" ? (host === leader ? "leader" as const : ready ? "reachable" as const : "unreachable" as const) : undefined;
+      return { host, role: m.role, status: ready ? "ready" as const : "down" as const, ...(manager ? { manager } : {}) };
+    });
+    return { nodes, leader, active };
+  }
+
+  /** The server whose Raft view an agent reports: itself, or (for clients) a reachable server of its pool. */
+  private serverFor(a: ConsulAgent): ConsulAgent | undefined {
+    if (a.server) return this.agents.get(a.name)?.cluster !== undefined ? a : undefined;
+    for (const s of this.plan.consul?.agents ?? []) {
+      if (!s.server || this.findPool(s.name) !== this.findPool(a.name)) continue;
+      if (this.agents.get(s.name)?.cluster === undefined) continue;
+      if (this.agentReach(a, s, s.ports.server, false)) return s;
+    }
+    return undefined;
+  }
+
+  private observeConsul(): Record<string, ConsulAgentObservation> | null {
+    const consul = this.plan.consul;
+    if (!consul) return null;
+    const out: Record<string, ConsulAgentObservation> = {};
+    for (const a of consul.agents) {
+      const s = this.agents.get(a.name);
+      if (!s?.running) {
+        out[a.name] = { running: false, leader: "", peers: [], members: {} };
+        continue;
+      }
+      const members: Record<string, "alive" | "failed" | "left"> = {};
+      for (const b of consul.agents) {
+        if (this.findPool(b.name) !== this.findPool(a.name)) continue;
+        const sb = this.agents.get(b.name);
+        if (!sb?.started) continue;
+        members[b.name] = sb.left ? "left" : b === a || this.agentReach(a, b, b.ports.serfLan, true) ? "alive" : "failed";
+      }
+      const server = this.serverFor(a);
+      const cluster = server ? this.clusters[this.agents.get(server.name)!.cluster!] : undefined;
+      const addr = (v: string) => (v.startsWith("ghost:") ? `${v.slice(6)}:${CONSUL_DEFAULT_PORTS.server}` : `${formatIp(this.agentAddr(this.index.agents.get(v)!))}:${this.index.agents.get(v)!.ports.server}`);
+      let leader = "";
+      if (cluster?.leader && server) {
+        const l = this.index.agents.get(cluster.leader)!;
+        if (l.name === server.name || this.agentReach(server, l, l.ports.server, false)) leader = addr(l.name);
+      }
+      out[a.name] = { running: true, leader, peers: cluster ? cluster.voters.map(addr).sort() : [], members };
+    }
+    return out;
+  }
+
+  private observeServices(): Record<string, ServiceObservation> {
+    const out: Record<string, ServiceObservation> = {};
+    for (const s of this.plan.services) {
+      const reg = this.services.get(s.id);
+      const agent = this.index.agents.get(s.agent)!;
+      if (!reg?.registered) {
+        out[s.id] = { agent: s.agent, registered: false, health: "unknown", reason: "not registered" };
+        continue;
+      }
+      if (!this.agents.get(s.agent)?.running) {
+        out[s.id] = { agent: s.agent, registered: true, health: "unknown", reason: `agent ${s.agent} is not running` };
+        continue;
+      }
+      if (!s.check) {
+        out[s.id] = { agent: s.agent, registered: true, health: "passing" };
+        continue;
+      }
+      const ip = this.addressOf(s.check.target);
+      if (ip === undefined) {
+        out[s.id] = { agent: s.agent, registered: true, health: "critical", reason: "the check's address is unknown" };
+        continue;
+      }
+      const res = trace(this.topo, this, this.agentNetns(agent), ip, { proto: "tcp", port: s.check.port, ipSize: 60, df: true });
+      out[s.id] = res.ok
+        ? { agent: s.agent, registered: true, health: "passing" }
+        : { agent: s.agent, registered: true, health: "critical", reason: `${s.check.type === "http" ? "HTTP GET" : "TCP"} ${formatIp(ip)}:${s.check.port}: ${res.reason}` };
+    }
+    return out;
+  }
+
+  addressOf(ref: AddressRef): Ip | undefined {
+    switch (ref.kind) {
+      case "ip": return ref.ip;
+      case "host": return this.index.hosts.get(ref.host)?.nics[0]?.ip;
+      case "container": {
+        const c = this.index.containers.get(ref.container);
+        if (!c) return undefined;
+        if (c.networkMode === "host") return this.index.hosts.get(c.host)?.nics[0]?.ip;
+        const net = ref.network ?? c.attachments[0]?.network;
+        return net !== undefined ? this.allocation.addresses.get(c.name, net) : undefined;
+      }
+    }
+  }
+
+  // ---- probes ------------------------------------------------------------------------------
+
+  probe(p: ProbeSpec): ProbeResult {
+    const res = this.traceProbe(p);
+    return { ...p, ok: res.result.ok, ...(res.address ? { address: res.address } : {}), ...(res.result.reason ? { reason: res.result.reason } : {}), hops: res.result.hops };
+  }
+
+  traceProbe(p: ProbeSpec): { result: TraceResult; address?: string } {
+    const fromNs = this.endpointNetns(p.from);
+    const failure = (reason: string): { result: TraceResult } => ({ result: { ok: false, hops: [{ at: p.from, note: `✗ ${reason}` }], code: "name", reason } });
+    if (!fromNs) return failure(`no endpoint ${p.from}`);
+    let dst: Ip | undefined;
+    if (p.by === "name") {
+      const from = p.from.startsWith("host:") ? undefined : this.index.containers.get(p.from);
+      if (from && !this.containerRunning(from.name)) return failure(`${from.name} is not running`);
+      const r = resolveName(this.topo, from, p.to);
+      if (!r.ok) return failure(`ping: bad address '${p.to}' (${r.reason})`);
+      const target = this.index.containers.get(p.to);
+      // Names of containers on other hosts arrive by the overlay's gossip; a stopped one is removed.
+      if (!target || !this.containerRunning(target.name)) return failure(`ping: bad address '${p.to}' (${p.to} is not running)`);
+      if (from && target.host !== from.host && this.index.networks.get(r.network)?.scope === "swarm") {
+        for (const proto of ["tcp", "udp"] as const) {
+          if (!this.hostReach(target.host, from.host, this.topo.tunnelAddr.get(from.host) ?? 0, proto, SWARM_GOSSIP_PORT)) {
+            return failure(`ping: bad address '${p.to}' (gossip ${proto}/${SWARM_GOSSIP_PORT} from ${target.host} to ${from.host} is blocked: the name never arrives)`);
+          }
+        }
+      }
+      dst = r.ip;
+    } else {
+      dst = this.resolveTarget(p);
+      if (dst === undefined) return failure(`${p.to} has no address${p.network ? ` on ${p.network}` : ""}`);
+    }
+    const result = trace(this.topo, this, fromNs, dst, { proto: p.proto, ...(p.port !== undefined ? { port: p.port } : {}), ipSize: (p.proto === "icmp" ? p.size : 0) + (p.proto === "icmp" ? 28 : 60), df: false });
+    return { result, address: formatIp(dst) };
+  }
+
+  private endpointNetns(e: string): NetnsId | undefined {
+    if (e.startsWith("host:")) return this.index.hosts.has(e.slice(5)) ? hostNetns(e.slice(5)) : undefined;
+    const c = this.index.containers.get(e);
+    return c ? containerNetns(c) : undefined;
+  }
+
+  private resolveTarget(p: ProbeSpec): Ip | undefined {
+    const ip = parseIp(p.to);
+    if (ip !== undefined) return ip;
+    if (p.to.startsWith("host:")) {
+      const h = this.index.hosts.get(p.to.slice(5));
+      if (!h) return undefined;
+      // The host's address on a segment the sender shares, else its first.
+      const from = this.endpointNetns(p.from);
+      const fromNs = from ? this.topo.netns.get(from) : undefined;
+      const shared = h.nics.find((n) => fromNs?.ifaces.some((i) => i.domain === this.topo.nicDomain.get(`${h.name}/${n.name}`)));
+      return (shared ?? h.nics[0])?.ip;
+    }
+    const c = this.index.containers.get(p.to);
+    if (!c) return undefined;
+    if (c.networkMode === "host") return this.index.hosts.get(c.host)?.nics[0]?.ip;
+    if (p.network) return this.allocation.addresses.get(c.name, p.network);
+    const from = p.from.startsWith("host:") ? undefined : this.index.containers.get(p.from);
+    for (const a of c.attachments) {
+      if (from?.attachments.some((b) => b.network === a.network)) {
+        const x = this.allocation.addresses.get(c.name, a.network);
+        if (x !== undefined) return x;
+      }
+    }
+    for (const a of c.attachments) {
+      const x = this.allocation.addresses.get(c.name, a.network);
+      if (x !== undefined) return x;
+    }
+    return undefined;
+  }
+}
+
