@@ -25,8 +25,24 @@ export function nextLocalPool(taken: readonly Cidr[]): Cidr | undefined {
 /** Swarm's --default-addr-pool and --default-addr-pool-mask-length (docker swarm init reference). */
 export const DEFAULT_SWARM_ADDR_POOL = [cidr("10.0.0.0/8")];
 export const DEFAULT_SWARM_POOL_MASK = 24;
-/** `ingress` since engine 17.x; 1.12 used 10.255.0.0/16 (moby/moby#24220). */
+/**
+ * `ingress`: the first /24 of the default address pool since engine 18.09 (swarmkit takes it from the
+ * pool); before, swarmkit hard-coded 10.255.0.0/16 (moby/moby#24220).
+ */
 export const DEFAULT_INGRESS_SUBNET = cidr("10.0.0.0/24");
+export const LEGACY_INGRESS_SUBNET = cidr("10.255.0.0/16");
+
+/** Engine version as [major, minor]; "1.12" → [1, 12], "20.10.24" → [20, 10]; unknown → [99, 0]. */
+export function engineVersion(v: string): [number, number] {
+  const m = /^(\d+)(?:\.(\d+))?/.exec(v);
+  return m ? [Number(m[1]), Number(m[2] ?? 0)] : [99, 0];
+}
+
+export function ingressDefault(version: string, pool: readonly Cidr[], mask: number): Cidr {
+  const [maj, min] = engineVersion(version);
+  if (maj < 18 || (maj === 18 && min < 9)) return LEGACY_INGRESS_SUBNET;
+  return swarmPoolSubnets(pool, mask, []).next().value ?? DEFAULT_INGRESS_SUBNET;
+}
 
 /** Carves `count` subnets of /mask from the pool, skipping any that overlap `taken`. */
 export function* swarmPoolSubnets(pools: readonly Cidr[], mask: number, taken: readonly Cidr[]): Generator<Cidr> {

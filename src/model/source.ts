@@ -29,11 +29,17 @@ export function parsePlanText(text: string, file: string): ParseResult {
   const lines = text.split(/\r?\n/);
   const lineText = (n: number) => lines[n - 1] ?? "";
   if (doc.errors.length > 0) {
-    const diagnostics = doc.errors.map((err) => {
-      const pos = err.linePos?.[0];
+    const seen = new Set<string>();
+    const diagnostics: Diagnostic[] = [];
+    for (const err of doc.errors) {
+      const pos = err.linePos?.[0] ?? (Array.isArray(err.pos) ? lineCounter.linePos(err.pos[0]) : undefined);
       const where = pos ? { line: pos.line, column: pos.col } : { line: 1, column: 1 };
-      return parseError(file, firstLine(err.message), where);
-    });
+      const message = firstLine(err.message);
+      const key = `${where.line}:${where.column}:${message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      diagnostics.push(parseError(file, message, where));
+    }
     return { ok: false, diagnostics };
   }
   let value: unknown;

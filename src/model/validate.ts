@@ -6,7 +6,7 @@ import { locateAll, parsePlanText, type PlanSource } from "./source.js";
 import type { Plan } from "./plan.js";
 import { makeContext, type Rule, type RuleContext } from "./rules/context.js";
 import { allocationFindings, duplicateAddresses, subnetOverlaps } from "./rules/addressing.js";
-import { kernelFeatures, macvlanGatewayAbsent, macvlanHostIsolation, macvlanParentShared, macvlanParents, macvlanRangeOverlap, macvlanUnderlay } from "./rules/macvlan.js";
+import { kernelFeatures, macvlanGatewayAbsent, macvlanHostIsolation, macvlanParentShared, macvlanParents, macvlanRangeOverlap, macvlanUnderlay, shimParents } from "./rules/macvlan.js";
 import { overlayAttachable, overlayLazyOnWorker, swarmAdvertise, swarmManagerOps, swarmQuorum, vxlanPortConflict } from "./rules/swarm.js";
 import { hostsUnreachable, portConflicts, portsBlocked } from "./rules/flows.js";
 import { bridgeMtu, nicMtu, overlayMtu } from "./rules/mtu.js";
@@ -20,6 +20,7 @@ export const RULES: readonly (readonly [string, Rule])[] = [
   ["duplicate_addresses", duplicateAddresses],
   ["subnet_overlaps", subnetOverlaps],
   ["macvlan_parents", macvlanParents],
+  ["shim_parents", shimParents],
   ["macvlan_parent_shared", macvlanParentShared],
   ["macvlan_range_overlap", macvlanRangeOverlap],
   ["macvlan_gateway", macvlanGatewayAbsent],

@@ -136,11 +136,11 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
       addMember(domains.get(dom)!, nic.ip, { netns: id, iface: nic.name, host: h.name, viaNic: nic.name });
     }
     for (const shim of h.shims) {
-      const dom = nicDomain.get(`${h.name}/${shim.parent}`);
+      const dom = macvlanDomain(nicDomain, domains, h.name, shim.parent, domain);
       if (!dom) continue;
-      const parentMtu = h.nics.find((n) => n.name === shim.parent)?.mtu ?? 1500;
+      const parentMtu = h.nics.find((n) => n.name === baseNic(shim.parent))?.mtu ?? 1500;
       ns.ifaces.push({ name: shim.name, kind: "shim", ip: shim.ip, cidr: shim.cidr, domain: dom, mtu: parentMtu, parent: shim.parent });
-      addMember(domains.get(dom)!, shim.ip, { netns: id, iface: shim.name, host: h.name, viaNic: shim.parent });
+      addMember(domains.get(dom)!, shim.ip, { netns: id, iface: shim.name, host: h.name, viaNic: baseNic(shim.parent) });
       for (const r of shim.routes) ns.routes.push({ to: r, iface: shim.name, source: "shim" });
     }
   }

@@ -324,7 +324,9 @@ export function macFilter(h: Host): string | undefined {
     if (forged !== "accept") return "the vSphere port group (forged transmits not Accept)";
   }
   if (p.kind === "hyperv" && p.macSpoofing !== true) return "the Hyper-V switch (MAC address spoofing off)";
-  if ((p.kind === "virtualbox" || p.kind === "kvm" || p.kind === "openstack") && p.promiscuous === "reject") return `the ${p.kind} virtual switch (promiscuous mode off)`;
+  // Neutron port security is on by default and drops frames from MACs the port does not own.
+  if (p.kind === "openstack" && p.promiscuous !== "accept") return "OpenStack Neutron port security (anti-spoofing)";
+  if ((p.kind === "virtualbox" || p.kind === "kvm") && p.promiscuous === "reject") return `the ${p.kind} virtual switch (promiscuous mode off)`;
   return undefined;
 }
 

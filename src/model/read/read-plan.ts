@@ -3,7 +3,7 @@
 // the rules after it never meet a dangling name; the reference itself is reported once, here.
 import { diag, didYouMean, type PlanPath } from "../diagnostics.js";
 import {
-  CONSUL_DEFAULT_PORTS, DEFAULT_BRIDGE_SUBNET, DEFAULT_DATA_PATH_PORT, DEFAULT_INGRESS_SUBNET, DEFAULT_MTU,
+  CONSUL_DEFAULT_PORTS, DEFAULT_BRIDGE_SUBNET, DEFAULT_DATA_PATH_PORT, DEFAULT_MTU, ingressDefault,
   DEFAULT_PING_PAYLOAD, DEFAULT_SWARM_ADDR_POOL, DEFAULT_SWARM_POOL_MASK, defaultListenPorts, nextLocalPool, swarmPoolSubnets,
 } from "../defaults.js";
 import { parseFault } from "../faults.js";
@@ -112,7 +112,8 @@ class PlanReader {
     const consulRaw = o.get("consul");
     if (consulRaw && typeof consulRaw === "object") this.collectNames((consulRaw as Record<string, unknown>).agents, "name", this.agentNames);
     this.collectNames(o.get("services"), "id", this.serviceIds);
-    for (const n of RESERVED_NETWORK_NAMES) this.networkNames.add(n);
+    // Containers may name the default bridge and Docker's swarm networks; "host" and "none" are network modes.
+    for (const n of ["bridge", "docker_gwbridge", "ingress"]) this.networkNames.add(n);
 
     const userNetworks = this.unique(o.list("networks", "networks", (v, p) => this.network(v, p, hostIndex, swarm)), "network", new Set());
     const consul = o.has("consul") ? this.consul(o.get("consul"), o.at("consul"), hostIndex) : undefined;
@@ -195,6 +196,15 @@ class PlanReader {
     const nics = this.uniqueBy(o.list("nics", "nics", (nv, np) => this.nic(nv, np)), (n) => n.name, "NIC");
     if (!o.has("nics")) o.missing("nics", "Add nics: [{ name: ens34, address: 192.168.1.71/24 }].");
     const routes = o.list("routes", "routes", (rv, rp) => this.route(rv, rp));
+    for (const rt of routes) {
+      if (rt.via !== undefined && !nics.some((n) => contains(n.cidr, rt.via!))) {
+        this.r.report(diag("address_outside_subnet", {
+          path: [...rt.path, "via"],
+          message: `the route to ${rt.to.text} goes via ${fmt(rt.via)}, which is on none of this host's NIC subnets (${nics.map((n) => n.cidr.text).join(", ") || "no NICs"})`,
+          hint: "A gateway must be on a directly connected subnet; use the router of one of the host's LANs.",
+        }));
+      }
+    }
     const kernel = this.kernel(o);
     const docker = this.docker(o, [...nics.map((n) => n.cidr), ...routes.filter((rt) => rt.to.prefix > 0).map((rt) => rt.to)]);
     const firewall = o.has("firewall") ? this.firewall(o.get("firewall"), o.at("firewall")) : undefined;
@@ -495,9 +505,20 @@ class PlanReader {
       });
       return undefined;
     });
+    const dataPathPort = o.num("data_path_port", { min: 1024, max: 49151 }) ?? DEFAULT_DATA_PATH_PORT;
+    const pools = o.list("default_addr_pool", "default_addr_pool", (pv, pp) => (typeof pv === "string" ? cidrValue(this.r, pv, pp, "default_addr_pool", true) : this.r.invalid(pp, "a pool must be a subnet", "Write 10.0.0.0/8.")));
+    const mask = o.num("default_addr_pool_mask_length", { min: 8, max: 29 }) ?? DEFAULT_SWARM_POOL_MASK;
+    const ingress = o.object("ingress", "ingress", INGRESS_KEYS);
+    this.ingressSettings = {
+      subnet: ingress?.cidr("subnet"),
+      gateway: ingress?.ip("gateway"),
+      mtu: ingress?.num("mtu", { min: 68, max: 65535 }),
+      path: ingress?.path ?? o.at("ingress"),
+    };
     const initName = o.str("init");
-    if (initName !== undefined && !this.ref("host", initName, new Set(nodes.map((n) => n.host)), o.at("init"))) return undefined;
-    const init = initName ?? nodes.find((n) => n.role === "manager")?.host;
+    // A bad init reference is reported; the swarm is still read (first manager) so later findings stay true.
+    const initOk = initName === undefined || this.ref("host", initName, new Set(nodes.map((n) => n.host)), o.at("init"));
+    const init = (initOk ? initName : undefined) ?? nodes.find((n) => n.role === "manager")?.host;
     if (init === undefined) {
       this.r.report(diag("swarm_not_manager", { path, message: "the swarm has no manager to run docker swarm init", hint: "Add at least one manager (swarm.managers: [host])." }));
       return undefined;
@@ -510,16 +531,6 @@ class PlanReader {
     const initHost = hostIndex.get(init);
     const initAddr = initNode?.advertiseAddr ?? initHost?.nics[0]?.ip;
     const finalNodes = nodes.map((n) => (n.host === init || n.join !== undefined || initAddr === undefined ? n : { ...n, join: initAddr }));
-    const dataPathPort = o.num("data_path_port", { min: 1024, max: 49151 }) ?? DEFAULT_DATA_PATH_PORT;
-    const pools = o.list("default_addr_pool", "default_addr_pool", (pv, pp) => (typeof pv === "string" ? cidrValue(this.r, pv, pp, "default_addr_pool", true) : this.r.invalid(pp, "a pool must be a subnet", "Write 10.0.0.0/8.")));
-    const mask = o.num("default_addr_pool_mask_length", { min: 8, max: 29 }) ?? DEFAULT_SWARM_POOL_MASK;
-    const ingress = o.object("ingress", "ingress", INGRESS_KEYS);
-    this.ingressSettings = {
-      subnet: ingress?.cidr("subnet"),
-      gateway: ingress?.ip("gateway"),
-      mtu: ingress?.num("mtu", { min: 68, max: 65535 }),
-      path: ingress?.path ?? o.at("ingress"),
-    };
     return {
       init, nodes: finalNodes, dataPathPort, defaultAddrPool: pools.length > 0 ? pools : DEFAULT_SWARM_ADDR_POOL,
       defaultAddrPoolMaskLength: mask, path,
@@ -549,7 +560,9 @@ class PlanReader {
       this.r.invalid(o.at("name"), `"${name}" is a network Docker creates itself`, `Choose another name; configure ${name} under hosts[].docker or swarm.ingress.`);
       return undefined;
     }
-    const driver = (o.str("driver", { oneOf: ["bridge", "macvlan", "ipvlan", "overlay"] }) ?? "bridge") as NetworkDriver;
+    const driverText = o.str("driver", { oneOf: ["bridge", "macvlan", "ipvlan", "overlay"] });
+    if (o.has("driver") && driverText === undefined) return undefined;
+    const driver = (driverText ?? "bridge") as NetworkDriver;
     const subnet = o.cidr("subnet");
     const gateway = o.ip("gateway");
     const ipRange = o.cidr("ip_range");
@@ -656,7 +669,8 @@ class PlanReader {
     const swarmTaken: Cidr[] = [];
     if (swarm) {
       const ing = this.ingressSettings;
-      const subnet = ing?.subnet ?? DEFAULT_INGRESS_SUBNET;
+      const initHost = hosts.find((h) => h.name === swarm.init);
+      const subnet = ing?.subnet ?? ingressDefault(initHost?.docker.version ?? "20.10", swarm.defaultAddrPool, swarm.defaultAddrPoolMaskLength);
       swarmTaken.push(subnet);
       out.push({
         name: "ingress", driver: "overlay", scope: "swarm", implicit: true, attachable: false, encrypted: false, internal: false, ingress: true,
@@ -896,7 +910,7 @@ class PlanReader {
     const prev = o.ip("previous_advertise_addr");
     const configFile = o.str("config_file", { pattern: /^[A-Za-z0-9_.-]+\.json$/, patternHint: "Write a file name such as server1.json." });
     const network = this.agentNetwork(o);
-    if (name === undefined || host === undefined) return undefined;
+    if (name === undefined || host === undefined || network === undefined) return undefined;
     if (!this.ref("host", host, this.allHostNames, o.at("host")) || !hostIndex.has(host)) return undefined;
     // Effective settings: command-line flags win over the file for single values and add to lists
     // (Consul merges -retry-join flags with retry_join from config files).
@@ -960,18 +974,19 @@ class PlanReader {
     return out;
   }
 
-  private agentNetwork(o: Obj): ConsulAgent["network"] {
+  /** undefined: the network could not be read (reported); the agent is then left out. */
+  private agentNetwork(o: Obj): ConsulAgent["network"] | undefined {
     const raw = o.get("network");
     if (raw === undefined || raw === null || raw === "host") return "host";
     if (typeof raw === "string") {
-      return this.ref("network", raw, this.networkNames, o.at("network")) ? { network: raw, publish: [] } : "host";
+      return this.ref("network", raw, this.networkNames, o.at("network")) ? { network: raw, publish: [] } : undefined;
     }
     const n = this.r.object(raw, o.at("network"), "an agent network", AGENT_NET_KEYS);
-    if (!n) return "host";
+    if (!n) return undefined;
     const network = n.str("network", { required: true });
     const ip = n.ip("ip");
     const publish = n.list("publish", "publish", (pv, pp) => this.publish(pv, pp));
-    if (network === undefined || !this.ref("network", network, this.networkNames, n.at("network"))) return "host";
+    if (network === undefined || !this.ref("network", network, this.networkNames, n.at("network"))) return undefined;
     return { network, publish, ...(ip !== undefined ? { ip } : {}) };
   }
 

@@ -107,6 +107,8 @@ interface Item {
   readonly network?: Network;
   readonly parent?: string;
   readonly path: PlanPath;
+  /** Another host's LAN (a destination, not this host's own interface). */
+  readonly lan?: boolean;
 }
 
 /**
@@ -135,9 +137,18 @@ export function subnetOverlaps(ctx: RuleContext): Diagnostic[] {
     ...overlays.map((n) => ({ cidr: n.instances[0]!.subnet, kind: "docker" as const, label: `${n.ingress ? "the swarm's ingress network" : `overlay "${n.name}"`} (${n.instances[0]!.subnet.text})`, id: n.name, global: true, network: n, path: n.instances[0]!.path })),
   ];
   const externals: Item[] = plan.externals.map((e) => ({ cidr: e.cidr, kind: "external" as const, label: `external network "${e.name}" (${e.cidr.text})`, id: `external:${e.name}`, global: true, path: e.path }));
+  // Every plan host's LAN is a destination for the others (through their gateways): a Docker network
+  // on it makes that LAN unreachable from this host.
+  const lans = new Map<string, Item>();
+  for (const h of plan.hosts) {
+    h.nics.forEach((n, i) => {
+      if (!lans.has(n.cidr.text)) lans.set(n.cidr.text, { cidr: n.cidr, kind: "external", label: `the LAN ${n.cidr.text} of ${h.name}`, id: `lan:${n.cidr.text}`, global: true, path: [...h.path, "nics", i, "address"], lan: true });
+    });
+  }
   const grouped = new Map<string, { a: Item; b: Item; hosts: string[] }>();
   for (const h of plan.hosts) {
-    const items: Item[] = [...(localByHost.get(h.name) ?? []), ...externals];
+    const own = new Set(h.nics.map((n) => n.cidr.text));
+    const items: Item[] = [...(localByHost.get(h.name) ?? []), ...externals, ...[...lans.values()].filter((l) => !own.has(l.cidr.text))];
     if (swarmHosts.has(h.name)) items.push(...globalItems);
     h.nics.forEach((n, i) => items.push({ cidr: n.cidr, kind: "nic", label: `${h.name}'s ${n.name} subnet ${n.cidr.text}`, id: `nic:${n.name}`, global: false, parent: n.name, path: [...h.path, "nics", i, "address"] }));
     h.routes.forEach((r, i) => {
@@ -178,6 +189,10 @@ function conflicting(x: Item, y: Item, h: Host): boolean {
   const [d, o] = x.kind === "docker" ? [x, y] : [y, x];
   const drv = d.network?.driver;
   if ((drv === "macvlan" || drv === "ipvlan") && o.kind === "nic" && d.parent === o.parent) return false;
+  // A macvlan network on a LAN is meant to share it; other hosts' LANs are not its business.
+  if ((drv === "macvlan" || drv === "ipvlan") && o.lan) return false;
+  // Two hosts' LANs, or a LAN and an external network, are not Docker's.
+  if (o.kind !== "docker" && d.kind !== "docker") return false;
   void h;
   return true;
 }

@@ -48,7 +48,7 @@ export function consulBootstrap(ctx: RuleContext): Diagnostic[] {
       out.push(diag("consul_multiple_bootstrap", { path: a.path, host: a.host, message: `server ${a.name} sets both bootstrap and bootstrap_expect: Consul refuses ('bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive)`, hint: "Keep bootstrap_expect; remove bootstrap." }));
     }
     if (boot.length > 1) {
-      out.push(diag("consul_multiple_bootstrap", { path: boot[1]!.path, host: boot[1]!.host, message: `${listOf(boot.map((a) => a.name))} are all in bootstrap mode: each elects itself (split brain)`, hint: "Set bootstrap_expect to the number of servers on every server instead." }));
+      out.push(diag("consul_multiple_bootstrap", { path: boot[1]!.path, host: boot[1]!.host, message: `${listOf(boot.map((a) => a.name))} are each in bootstrap mode: each elects itself (split brain)`, hint: "Set bootstrap_expect to the number of servers on every server instead." }));
     }
     const expecting = servers.filter((a) => expectOf(a) > 0);
     if (expecting.length === 0 && boot.length === 0 && !servers.some((a) => a.previousAdvertiseAddr !== undefined)) {
@@ -66,17 +66,20 @@ export function consulBootstrap(ctx: RuleContext): Diagnostic[] {
         message: `servers in ${dc} expect different numbers (${expecting.map((a) => `${a.name}: ${expectOf(a)}`).join(", ")}): each aborts its bootstrap on seeing the other ("conflicting expect value")`,
         hint: `Set bootstrap_expect: ${servers.length} on every server.`,
       }));
-    } else if (boot.length > 0 && expecting.length > 0) {
+    } else if (boot.length > 0 && expecting.some((a) => !boot.includes(a))) {
+      const others = expecting.filter((a) => !boot.includes(a));
       out.push(diag("consul_expect_conflict", {
         path: boot[0]!.path,
-        message: `${boot[0]!.name} is in bootstrap mode while ${listOf(expecting.map((a) => a.name))} expect ${values[0]}: a member in bootstrap mode disables their expect bootstrap`,
+        message: `${boot[0]!.name} is in bootstrap mode while ${listOf(others.map((a) => a.name))} ${others.length > 1 ? "expect" : "expects"} ${values[0]}: a member in bootstrap mode disables their expect bootstrap`,
         hint: `Use bootstrap_expect: ${servers.length} on every server and no bootstrap.`,
       }));
     } else if (expecting.length > 0 && expecting.length < servers.length) {
       const unset = servers.filter((a) => expectOf(a) === 0 && !inBootstrapMode(a));
+      // An error, as the maintainers put it: bootstrap_expect must be the same on all servers for them to
+      // bootstrap (hashicorp/consul#1509); here the first start works only while the servers that have it are up.
       out.push(diag("consul_expect_conflict", {
-        severity: "warning", path: unset[0]!.path, host: unset[0]!.host,
-        message: `${listOf(unset.map((a) => a.name))} ${unset.length > 1 ? "have" : "has"} no bootstrap_expect while ${listOf(expecting.map((a) => a.name))} ${expecting.length > 1 ? "expect" : "expects"} ${values[0]}: only ${expecting.length > 1 ? "they" : "it"} can bootstrap, so the first bootstrap depends on ${expecting.length > 1 ? "them" : "it"} being up`,
+        path: unset[0]!.path, host: unset[0]!.host,
+        message: `${listOf(unset.map((a) => a.name))} ${unset.length > 1 ? "have" : "has"} no bootstrap_expect while ${listOf(expecting.map((a) => a.name))} ${expecting.length > 1 ? "expect" : "expects"} ${values[0]}: only ${expecting.length > 1 ? "they" : "it"} can bootstrap, so the cluster bootstraps only while ${expecting.length > 1 ? "they are" : "it is"} up, and not again if ${expecting.length > 1 ? "they restart" : "it restarts"} without ${expecting.length > 1 ? "their" : "its"} data`,
         hint: `Set bootstrap_expect: ${values[0]} on every server (hashicorp/consul#1509).`,
       }));
     }
@@ -110,15 +113,16 @@ export function consulQuorum(ctx: RuleContext): Diagnostic[] {
     const values = new Set(servers.map(expectOf).filter((v) => v > 0));
     const evenExpect = values.size === 1 ? servers.find((a) => expectOf(a) > 0 && expectOf(a) % 2 === 0) : undefined;
     const path = evenExpect ? [...evenExpect.path, "bootstrap_expect"] : servers[0]!.path;
+    const q = Math.floor(n / 2) + 1;
+    const tolerates = Math.floor((n - 1) / 2);
     if (n === 1) {
       out.push(diag("consul_quorum_fault_tolerance", { severity: "info", path, message: `one Consul server in ${dc}: losing it loses the leader`, hint: "Run 3 servers to tolerate one failure." }));
-    } else if (n % 2 === 0 || evenExpect) {
-      const tolerates = Math.floor((n - 1) / 2);
-      out.push(diag("consul_quorum_fault_tolerance", {
-        path,
-        message: `${n} Consul servers in ${dc} need ${Math.floor(n / 2) + 1} for quorum: ${n === 2 ? "a cluster with 2 servers provides no failure tolerance" : `they tolerate ${tolerates} failure${tolerates === 1 ? "" : "s"}, as ${n - 1} would`}`,
-        hint: `Run an odd number of servers (${n % 2 === 0 ? n + 1 : n}) with the same bootstrap_expect.`,
-      }));
+    } else if (n === 2) {
+      out.push(diag("consul_quorum_fault_tolerance", { path, message: `2 Consul servers in ${dc} need both for quorum: a cluster with 2 servers provides no failure tolerance`, hint: "Run 3 servers with bootstrap_expect: 3 (one failure tolerated)." }));
+    } else if (n % 2 === 0) {
+      out.push(diag("consul_quorum_fault_tolerance", { path, message: `${n} Consul servers in ${dc} need ${q} for quorum and tolerate ${tolerates} failure${tolerates === 1 ? "" : "s"}: the ${n}th server adds load, not fault tolerance`, hint: `Run ${n - 1} or ${n + 1} servers.` }));
+    } else if (evenExpect) {
+      out.push(diag("consul_quorum_fault_tolerance", { path, message: `bootstrap_expect ${expectOf(evenExpect)} is even while ${dc} has ${n} servers: an even number of servers does not achieve optimum fault tolerance`, hint: `Set bootstrap_expect: ${n} on every server.` }));
     }
   }
   return out;

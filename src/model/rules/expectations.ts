@@ -3,6 +3,7 @@ import { diag, type Diagnostic } from "../diagnostics.js";
 import { resolveName } from "../net/dns.js";
 import { ALL_UP, pingProbe, trace } from "../net/trace.js";
 import { endpointLabel, endpointNetns, targetAddress, targetLabel, type RuleContext } from "./context.js";
+import type { Target } from "../plan.js";
 
 export function expectationFindings(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -23,7 +24,7 @@ export function expectationFindings(ctx: RuleContext): Diagnostic[] {
         const ip = targetAddress(ctx, e.to, e.from);
         if (!ns || ip === undefined) continue;
         const res = trace(ctx.topo, ALL_UP, ns, ip, pingProbe(e.size));
-        if (res.code === "isolation") {
+        if (res.code === "isolation" || (!res.ok && ownMacvlanChild(ctx, e.from.host, e.to))) {
           out.push(diag("macvlan_host_isolation", {
             severity: "error", path: e.path, host: e.from.host,
             message: `${endpointLabel(e.from)} is expected to reach ${targetLabel(e.to)}, its own macvlan container: the kernel never passes that traffic`,
@@ -50,4 +51,15 @@ export function expectationFindings(ctx: RuleContext): Diagnostic[] {
     }
   }
   return out;
+}
+
+/** The target is a macvlan/ipvlan container on the host itself. */
+function ownMacvlanChild(ctx: RuleContext, host: string, to: Target): boolean {
+  if (to.kind !== "container") return false;
+  const c = ctx.index.containers.get(to.container);
+  if (!c || c.host !== host) return false;
+  return c.attachments.some((a) => {
+    const d = ctx.index.networks.get(a.network)?.driver;
+    return (d === "macvlan" || d === "ipvlan") && (to.network === undefined || to.network === a.network);
+  });
 }

@@ -1,7 +1,7 @@
 // The flows Swarm and Consul need between hosts, checked against each destination's firewall, published
 // ports and the topology; and ports bound twice on one host.
 import { diag, type Diagnostic, type PlanPath, type Severity } from "../diagnostics.js";
-import { contains, type Ip } from "../ip.js";
+import { contains, formatIp, isLoopback, type Ip } from "../ip.js";
 import { SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
 import type { FlowProto } from "../net/firewall.js";
 import type { ConsulAgent, FirewallRule, Host } from "../plan.js";
@@ -103,12 +103,15 @@ export function portsBlocked(ctx: RuleContext): Diagnostic[] {
     if (req.viaPublish) {
       const a = req.viaPublish.agent;
       const net = a.network === "host" ? undefined : a.network;
-      const published = net?.publish.some((p) => p.hostPort === req.port && p.proto === req.proto);
+      // A port published on loopback only (127.0.0.1:8301:8301) is no port for other hosts.
+      const usable = (net?.publish ?? []).filter((p) => p.hostIp === undefined || !isLoopback(p.hostIp));
+      const published = usable.some((p) => p.hostPort === req.port && p.proto === req.proto);
       if (!published) {
-        const other = net?.publish.find((p) => p.hostPort === req.port);
+        const loop = net?.publish.find((p) => p.hostPort === req.port && p.proto === req.proto && p.hostIp !== undefined && isLoopback(p.hostIp));
+        const other = usable.find((p) => p.hostPort === req.port);
         out.push(diag("port_blocked", {
           severity: req.severity, path: [...a.path, "network"], host: a.host,
-          message: `${req.why}: agent ${a.name} runs in a Docker network and does not publish ${what}${other ? ` (only ${other.proto})` : ""}; ${listOf(req.srcs.filter((x) => x !== req.dst))} cannot reach it`,
+          message: `${req.why}: agent ${a.name} runs in a Docker network and ${loop ? `publishes ${what} on 127.0.0.1 only` : `does not publish ${what}${other ? ` (only ${other.proto})` : ""}`}; ${listOf(req.srcs.filter((x) => x !== req.dst))} cannot reach it`,
           hint: `Publish it for both protocols ("${req.port}:${req.port}/tcp" and "${req.port}:${req.port}/udp"), or run the agent with network: host.`,
         }));
         continue;
@@ -160,6 +163,7 @@ export function hostsUnreachable(ctx: RuleContext): Diagnostic[] {
   }
   for (const [dc, hosts] of dcs) groups.push({ hosts, why: `Consul datacenter ${dc}` });
   const out: Diagnostic[] = [];
+  out.push(...advertiseReachability(ctx));
   for (const g of groups) {
     const byComp = new Map<string, string[]>();
     for (const h of g.hosts) {
@@ -178,6 +182,46 @@ export function hostsUnreachable(ctx: RuleContext): Diagnostic[] {
         hint: "Put them on a common segment, or give both a gateway (nics[].gateway) that routes between their networks.",
       }));
     }
+  }
+  return out;
+}
+
+/**
+ * An advertised address must be reachable by the peers: on a segment they share, or behind a router on
+ * its segment when they route (the kind "identity / advertise address" of the public reports).
+ */
+function advertiseReachability(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const routed = (h: Host) => h.nics.some((n) => n.gateway !== undefined) || h.routes.some((r) => r.to.prefix === 0);
+  const segmentsOf = (h: Host) => new Set(h.nics.map((n) => ctx.index.segmentOfNic.get(`${h.name}/${n.name}`)).filter((s): s is string => s !== undefined));
+  const check = (who: string, host: Host, addr: Ip, peers: Host[], what: string, path: PlanPath) => {
+    const nic = host.nics.find((n) => n.ip === addr);
+    if (!nic) return; // not local: swarm_advertise_not_local / NAT, checked elsewhere
+    const seg = ctx.index.segmentOfNic.get(`${host.name}/${nic.name}`);
+    const segment = seg !== undefined ? ctx.index.segments.get(seg) : undefined;
+    const viaRouter = (segment?.routers.length ?? 0) > 0 || nic.gateway !== undefined;
+    const cut = peers.filter((p) => p.name !== host.name && !(seg !== undefined && segmentsOf(p).has(seg)) && !(viaRouter && routed(p)));
+    if (cut.length === 0) return;
+    out.push(diag("host_unreachable", {
+      path, host: host.name,
+      message: `${who} advertises ${formatIp(addr)} (${nic.name}${seg ? ` on segment ${seg}` : ""}), which ${listOf(cut.map((p) => p.name))} cannot reach: no shared segment and no router there`,
+      hint: `Advertise the address ${host.name} has on the network its peers share (${what}).`,
+    }));
+  };
+  const swarm = ctx.plan.swarm;
+  if (swarm) {
+    const peers = swarm.nodes.map((n) => ctx.index.hosts.get(n.host)).filter((h): h is Host => h !== undefined);
+    for (const n of swarm.nodes) {
+      const h = ctx.index.hosts.get(n.host);
+      if (h && n.advertiseAddr !== undefined) check(`swarm node ${n.host}`, h, n.advertiseAddr, peers, "swarm.nodes[].advertise_addr", [...n.path, "advertise_addr"]);
+    }
+  }
+  const agents = ctx.plan.consul?.agents ?? [];
+  const agentHosts = agents.map((a) => ctx.index.hosts.get(a.host)).filter((h): h is Host => h !== undefined);
+  for (const a of agents) {
+    const h = ctx.index.hosts.get(a.host);
+    const addr = a.advertiseAddr ?? a.bindAddr;
+    if (h && addr !== undefined && a.network === "host") check(`Consul agent ${a.name}`, h, addr, agentHosts, "advertise_addr", a.path);
   }
   return out;
 }

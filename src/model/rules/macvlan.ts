@@ -36,6 +36,22 @@ export function macvlanParents(ctx: RuleContext): Diagnostic[] {
   return out;
 }
 
+/** A shim's parent must exist too (a VLAN sub-interface needs its base NIC). */
+export function shimParents(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const h of ctx.plan.hosts) {
+    h.shims.forEach((s, i) => {
+      if (h.nics.some((n) => n.name === baseNic(s.parent))) return;
+      out.push(diag("macvlan_parent_missing", {
+        path: [...h.path, "shims", i, "parent"], host: h.name,
+        message: `shim ${s.name} on ${h.name}: there is no interface ${baseNic(s.parent)}`,
+        hint: `${h.name}'s interfaces: ${h.nics.map((x) => x.name).join(", ") || "none"}.`,
+      }));
+    });
+  }
+  return out;
+}
+
 /**
  * One macvlan network per parent on engines before 26.0 ("network … is already using parent interface",
  * moby/libnetwork#2384); since moby/moby#47318 only passthru mode conflicts.
@@ -104,7 +120,7 @@ export function macvlanRangeOverlap(ctx: RuleContext): Diagnostic[] {
       for (const o of active) {
         if (o.inst.host === r.inst.host || !overlaps(o.range, r.range)) continue;
         const dynamic = o.dynamic || r.dynamic;
-        const noRange = !o.inst.ipRange && !r.inst.ipRange;
+        const noRange = (!o.inst.ipRange && !r.inst.ipRange) || o.range.text === r.range.text;
         out.push(diag("macvlan_ip_range_overlap", {
           severity: dynamic ? "error" : "warning",
           path: r.inst.path, host: r.inst.host,
@@ -160,11 +176,11 @@ export function macvlanUnderlay(ctx: RuleContext): Diagnostic[] {
       if (!h) continue;
       const filter = macFilter(h);
       if (!filter) continue;
-      const cloud = PUBLIC_CLOUDS.includes(h.platform.kind);
+      const cloud = PUBLIC_CLOUDS.includes(h.platform.kind) || h.platform.kind === "openstack";
       out.push(diag(cloud ? "macvlan_cloud_mac_filter" : "macvlan_promiscuous_required", {
         path: h.platform.path, host: h.name,
         message: `macvlan "${n.name}" on ${h.name}: ${filter} drops frames of container MAC addresses${cloud ? "; containers reach nothing beyond the host" : ""}`,
-        hint: cloud ? "On a public cloud use an overlay, or ipvlan L3 with routes in the VPC route table." : h.platform.kind === "hyperv" ? "Enable MAC address spoofing on the VM's network adapter." : "Set the port group's security policy: promiscuous mode Accept and forged transmits Accept.",
+        hint: h.platform.kind === "openstack" ? "Disable port security on the port or add allowed-address-pairs for the containers' MACs/IPs (then say promiscuous: accept), or use an overlay." : cloud ? "On a public cloud use an overlay, or ipvlan L3 with routes in the VPC route table." : h.platform.kind === "hyperv" ? "Enable MAC address spoofing on the VM's network adapter." : "Set the port group's security policy: promiscuous mode Accept and forged transmits Accept.",
       }));
     }
   }
@@ -182,7 +198,7 @@ export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
       const inst = instanceOn(n, c.host);
       const h = ctx.index.hosts.get(c.host);
       if (!inst?.parent || !h) continue;
-      if (h.shims.some((s) => s.parent === baseNic(inst.parent!))) continue;
+      if (h.shims.some((s) => s.parent === inst.parent)) continue;
       const list = byHost.get(c.host) ?? [];
       list.push(c.name);
       byHost.set(c.host, list);

@@ -10,7 +10,7 @@ import { endpointLabel, endpointNetns, resolveAddress, type RuleContext } from "
 
 function refLabel(ref: AddressRef): string {
   switch (ref.kind) {
-    case "ip": return formatIp(ref.ip);
+    case "ip": return "the address";
     case "host": return `${ref.host}'s address`;
     case "container": return `${ref.container}'s address${ref.network ? ` on ${ref.network}` : ""}`;
   }
@@ -56,9 +56,22 @@ export function serviceConsumers(ctx: RuleContext): Diagnostic[] {
     if (s.consumers.length === 0) continue;
     const ip = resolveAddress(ctx, s.address);
     if (ip === undefined) continue;
+    const agent = ctx.index.agents.get(s.agent);
+    // A literal address inside a Docker bridge of the agent's host means that host's container; the same
+    // range exists on every host, so elsewhere it is another container or nothing (hashicorp/docker-consul#42).
+    const bridge = s.address.kind === "ip" && agent ? localBridgeOf(ctx, agent.host, ip) : undefined;
     for (const c of s.consumers) {
       const from = endpointNetns(ctx, c);
       if (!from) continue;
+      const consumerHost = c.kind === "host" ? c.host : ctx.index.containers.get(c.container)?.host;
+      if (bridge && consumerHost !== agent!.host) {
+        out.push(diag("service_address_unreachable", {
+          path: c.path,
+          message: `${s.id} is registered as ${formatIp(ip)}:${s.port}, an address on ${bridge} of ${agent!.host}: ${endpointLabel(c)} on ${consumerHost} cannot reach it (that range is local to each host)`,
+          hint: `Register ${agent!.host}'s own address with a published port for consumers on other hosts.`,
+        }));
+        continue;
+      }
       const res = trace(ctx.topo, ALL_UP, from, ip, { proto: "tcp", port: s.port, ipSize: 60, df: true });
       if (res.ok) continue;
       out.push(diag("service_address_unreachable", {
@@ -69,4 +82,13 @@ export function serviceConsumers(ctx: RuleContext): Diagnostic[] {
     }
   }
   return out;
+}
+
+function localBridgeOf(ctx: RuleContext, host: string, ip: number): string | undefined {
+  for (const n of ctx.plan.networks) {
+    if (n.driver !== "bridge") continue;
+    const inst = n.instances.find((i) => i.host === host);
+    if (inst && ip >= inst.subnet.first && ip <= inst.subnet.last) return n.name === "bridge" ? "docker0" : n.name;
+  }
+  return undefined;
 }

@@ -17,7 +17,9 @@ export function swarmQuorum(ctx: RuleContext): Diagnostic[] {
   if (managers % 2 === 0) {
     return [diag("swarm_quorum_fault_tolerance", {
       path: swarm.path,
-      message: `${managers} swarm managers need ${Math.floor(managers / 2) + 1} for quorum: they tolerate ${tolerates} failure${tolerates === 1 ? "" : "s"}, no more than ${managers - 1} would${managers === 2 ? " (2 managers: no fault tolerance at all)" : ""}`,
+      message: managers === 2
+        ? "2 swarm managers need both for quorum: losing either one leaves the swarm without a leader (no fault tolerance)"
+        : `${managers} swarm managers need ${Math.floor(managers / 2) + 1} for quorum and tolerate ${tolerates} failure${tolerates === 1 ? "" : "s"}, as ${managers - 1} would`,
       hint: `Use an odd number of managers: ${managers + 1} tolerates ${Math.floor(managers / 2)}.`,
     })];
   }
@@ -90,7 +92,7 @@ export function swarmAdvertise(ctx: RuleContext): Diagnostic[] {
         message: `advertise address ${formatIp(node.advertiseAddr)} is not an address of ${h.name}, and no listen_addr is given`,
         hint: `Add listen_addr: ${h.nics[0] ? formatIp(h.nics[0].ip) : "<a local address>"} (Docker cannot tell which interface to listen on).`,
       }));
-    } else if (!allNicIps.has(node.advertiseAddr)) {
+    } else if (!allNicIps.has(node.advertiseAddr) && swarm.nodes.length > 1) {
       out.push(diag("swarm_advertise_not_local", {
         severity: "warning",
         path: [...node.path, "advertise_addr"], host: h.name,
@@ -178,9 +180,20 @@ export function overlayLazyOnWorker(ctx: RuleContext): Diagnostic[] {
 export function vxlanPortConflict(ctx: RuleContext): Diagnostic[] {
   const swarm = ctx.plan.swarm;
   if (!swarm) return [];
+  const out: Diagnostic[] = [];
+  const encrypted = ctx.plan.networks.filter((n) => n.scope === "swarm" && n.encrypted).map((n) => n.name);
+  if (encrypted.length > 0 && swarm.dataPathPort !== 4789) {
+    // libnetwork's IPsec policy matched udp/4789 literally while VXLAN used the configured port: on such
+    // engines the encrypted overlay's traffic leaves unencrypted or not at all (libnetwork encryption.go).
+    out.push(diag("vxlan_port_conflict", {
+      severity: "warning", path: [...swarm.path, "data_path_port"],
+      message: `encrypted overlay ${listOf(encrypted)} with data-path port ${swarm.dataPathPort}: engines whose IPsec policy only matches udp/4789 do not encrypt (or drop) this traffic`,
+      hint: "Keep the default data-path port 4789 for encrypted overlays, or check your engine version encrypts custom ports.",
+    }));
+  }
   const hit = swarm.nodes.map((n) => ctx.index.hosts.get(n.host)).filter((h) => h?.underlayVxlanPorts.includes(swarm.dataPathPort)).map((h) => h!.name);
-  if (hit.length === 0) return [];
-  return [diag("vxlan_port_conflict", {
+  if (hit.length === 0) return out;
+  return [...out, diag("vxlan_port_conflict", {
     path: [...swarm.path, "data_path_port"],
     message: `the swarm's data-path port udp/${swarm.dataPathPort} is already the underlay's VXLAN port on ${listOf(hit)}: overlay traffic will vanish`,
     hint: "Choose another data_path_port at swarm init (e.g. 7789); it cannot change later.",
