@@ -5,7 +5,7 @@ import { validateText, type Validation } from "../model/validate.js";
 import { findScenario, listScenarios } from "../scenarios/index.js";
 
 export class InputError extends Error {
-  constructor(message: string, readonly hint: string) {
+  constructor(message: string, readonly hint: string, readonly loaded?: LoadedPlan) {
     super(message);
   }
 }

@@ -1,13 +1,16 @@
 // The crosshost command line. Exit codes: 0 success (warnings allowed), 1 findings (errors, failed
 // expectations, disagreements), 2 the input could not be read or the command was misused.
 import { Command, CommanderError } from "commander";
-import { ALL_CODES, isDiagnosticCode } from "../model/codes.js";
+import { ALL_CODES, CODES, isDiagnosticCode } from "../model/codes.js";
 import { didYouMean, hasErrors } from "../model/diagnostics.js";
 import { listScenarios } from "../scenarios/index.js";
 import { diagnosticJson, renderDiagnostics, summaryLine } from "./render-diagnostics.js";
 import { explainCode } from "./explain-code.js";
 import { InputError, loadPlan } from "./load.js";
 import { makeStyle } from "./style.js";
+import { FAULT_SYNTAX } from "../model/faults.js";
+import { compileSteps } from "../model/steps/compile.js";
+import { loadOrThrow, renderSimulation, renderSteps, simulatePlan, simulationJson, stepsJson, validationSummary } from "./simulate.js";
 
 export const EXIT = { ok: 0, findings: 1, input: 2 } as const;
 
@@ -17,7 +20,8 @@ export class ExitError extends Error {
   }
 }
 
-function out(s: string): void {
+function out(...parts: string[]): void {
+  const s = parts.join("\n");
   if (s !== "") process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
 }
 
@@ -27,12 +31,16 @@ function printJson(v: unknown): void {
 
 function inputFailure(e: unknown, json: boolean): never {
   if (e instanceof InputError) {
-    if (json) printJson({ error: { message: e.message, hint: e.hint } });
-    else process.stderr.write(`crosshost: ${e.message}\n  hint: ${e.hint}\n`);
+    if (json) printJson({ error: { message: e.message, hint: e.hint }, ...(e.loaded ? { diagnostics: e.loaded.validation.diagnostics.map(diagnosticJson) } : {}) });
+    else if (e.loaded && !e.loaded.validation.parsed) {
+      process.stderr.write(`${renderDiagnostics(e.loaded.validation.diagnostics, e.loaded.validation.source, e.loaded.label, makeStyle(process.stderr))}\n`);
+    } else process.stderr.write(`crosshost: ${e.message}\n  hint: ${e.hint}\n`);
     throw new ExitError(EXIT.input);
   }
   throw e;
 }
+
+const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -50,6 +58,9 @@ Examples:
   crosshost validate seed-swarm-consul        the seed's walk-through, checked
   crosshost validate my-plan.yaml --json      findings as JSON for scripts
   crosshost explain service_check_unreachable what a finding means, how to fix it
+  crosshost run seed-swarm-consul             validate, plan, simulate, report
+  crosshost simulate swarm-consul --fault stop:consul-server-2
+  crosshost explain seed-macvlan --from host:docker-71 --to box1
 
 Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad usage.`);
 
@@ -93,22 +104,134 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     });
 
   program
-    .command("explain")
-    .description("Explain a diagnostic code (crosshost explain CODE).")
-    .argument("<code>", `a diagnostic code, e.g. subnet_overlap; "all" lists them`)
-    .option("--json", "print as JSON")
-    .action((what: string, opts: { json?: boolean }) => {
+    .command("plan")
+    .description("Print the steps per host, with the exact docker commands and Consul configuration. Touches nothing.")
+    .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
+    .option("--json", "print the steps (and their argv) as JSON")
+    .action((planArg: string, opts: { json?: boolean }) => {
+      let loaded;
+      try {
+        loaded = loadOrThrow(planArg);
+      } catch (e) {
+        inputFailure(e, !!opts.json);
+      }
+      const steps = compileSteps(loaded.plan);
+      if (opts.json) return printJson({ plan: loaded.plan.name, steps: stepsJson(steps, loaded.plan.name) });
       const style = makeStyle();
+      out(`${style.bold(`Plan ${loaded.plan.name}`)}: ${steps.length} steps on ${new Set(steps.map((s) => s.host)).size} hosts (${validationSummary(loaded, style)})`);
+      out(renderSteps(steps, style, { plan: loaded.plan.name }));
+    });
+
+  program
+    .command("simulate")
+    .description("Predict what the plan does: networks per host, swarm and Consul state, health checks, who reaches whom.")
+    .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
+    .option("--fault <fault>", `apply a fault after the plan (repeatable): ${FAULT_SYNTAX.replace(/\n/g, " ")}`, collect, [])
+    .option("--json", "print the observation and expectation results as JSON")
+    .addHelpText("after", "\nExit codes: 0 every expectation holds, 1 an expectation fails, 2 unreadable input or a bad --fault.\n\nExample:\n  crosshost simulate swarm-consul --fault stop:consul-server-2 --fault mtu:lan=1400")
+    .action(async (planArg: string, opts: { json?: boolean; fault: string[] }) => {
+      let run;
+      try {
+        run = await simulatePlan(planArg, opts.fault);
+      } catch (e) {
+        inputFailure(e, !!opts.json);
+      }
+      if (opts.json) printJson(simulationJson(run));
+      else {
+        const style = makeStyle();
+        out(`${style.bold(`Simulation of ${run.plan.name}`)}  (${validationSummary(run.loaded, style)})\n`);
+        out(renderSimulation(run, style));
+      }
+      if (!run.expectations.every((r) => r.ok)) throw new ExitError(EXIT.findings);
+    });
+
+  program
+    .command("explain")
+    .description("Explain a diagnostic code, or (with --from/--to) why one endpoint can or cannot reach another, hop by hop.")
+    .argument("<code-or-plan>", "a diagnostic code (\"all\" lists them), or a plan when --from/--to are given")
+    .option("--from <endpoint>", "a container, or host:NAME")
+    .option("--to <target>", "a container (by address), an address, or host:NAME")
+    .option("--by <how>", "address or name", "address")
+    .option("--size <bytes>", "ICMP payload (ping -s)", "56")
+    .option("--fault <fault>", "apply a fault first (repeatable)", collect, [])
+    .option("--json", "print as JSON")
+    .action(async (what: string, opts: { json?: boolean; from?: string; to?: string; by: string; size: string; fault: string[] }) => {
+      const style = makeStyle();
+      if (opts.from !== undefined || opts.to !== undefined) {
+        if (opts.from === undefined || opts.to === undefined) {
+          process.stderr.write("crosshost: explain needs both --from and --to\n  hint: crosshost explain seed-macvlan --from box1 --to box2\n");
+          throw new ExitError(EXIT.input);
+        }
+        const size = Number(opts.size);
+        if (!Number.isInteger(size) || size < 0 || size > 65507 || (opts.by !== "address" && opts.by !== "name")) {
+          process.stderr.write("crosshost: --size must be 0..65507 and --by address or name\n");
+          throw new ExitError(EXIT.input);
+        }
+        let run;
+        try {
+          run = await simulatePlan(what, opts.fault, { matrix: false });
+        } catch (e) {
+          inputFailure(e, !!opts.json);
+        }
+        const plan = run.plan;
+        const endpoints = [...plan.containers.map((c) => c.name), ...plan.hosts.map((h) => `host:${h.name}`)];
+        const fromOk = endpoints.includes(opts.from);
+        if (!fromOk) {
+          const guess = didYouMean(opts.from, endpoints);
+          process.stderr.write(`crosshost: --from ${opts.from} is neither a container nor host:NAME of the plan${guess ? `; did you mean "${guess}"?` : ""}\n  hint: endpoints: ${endpoints.join(", ")}\n`);
+          throw new ExitError(EXIT.input);
+        }
+        const result = run.driver.state.probe({ from: opts.from, to: opts.to, by: opts.by as "address" | "name", size, proto: "icmp" });
+        if (opts.json) return printJson(result);
+        out(`${style.bold(`${opts.from} → ${opts.to}`)}${opts.by === "name" ? " by name" : ""}, ${size + 28}-byte packet${result.address ? ` to ${result.address}` : ""}: ${result.ok ? style.green("reaches") : style.red("does not reach")}`);
+        for (const h of result.hops ?? []) out(`  ${style.dim(h.at.padEnd(24))} ${h.note}`);
+        if (!result.ok) throw new ExitError(EXIT.findings);
+        return;
+      }
       if (what === "all") {
         if (opts.json) return printJson(ALL_CODES);
         return out(ALL_CODES.join("\n"));
       }
       if (!isDiagnosticCode(what)) {
         const guess = didYouMean(what, ALL_CODES);
-        process.stderr.write(`crosshost: "${what}" is not a diagnostic code${guess ? `; did you mean "${guess}"?` : ""}\n  hint: crosshost explain all lists them.\n`);
+        process.stderr.write(`crosshost: "${what}" is not a diagnostic code${guess ? `; did you mean "${guess}"?` : ""}\n  hint: crosshost explain all lists the codes; crosshost explain PLAN --from A --to B explains a path.\n`);
         throw new ExitError(EXIT.input);
       }
+      if (opts.json) return printJson({ code: what, ...CODES[what] });
       out(explainCode(what, style));
+    });
+
+  program
+    .command("run")
+    .description("The main job: validate the plan, print the steps, simulate them and report the prediction.")
+    .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
+    .option("--fault <fault>", "apply a fault after the plan (repeatable)", collect, [])
+    .option("--steps", "print every step with its commands")
+    .option("--json", "print validation, steps, observation and expectations as JSON")
+    .addHelpText("after", "\nExit codes: 0 valid and every expectation holds, 1 errors or failed expectations, 2 unreadable input.")
+    .action(async (planArg: string, opts: { json?: boolean; fault: string[]; steps?: boolean }) => {
+      let run;
+      try {
+        run = await simulatePlan(planArg, opts.fault);
+      } catch (e) {
+        inputFailure(e, !!opts.json);
+      }
+      const v = run.loaded.validation;
+      if (opts.json) printJson({ ...simulationJson(run), stepsPlanned: stepsJson(run.steps, run.plan.name) });
+      else {
+        const style = makeStyle();
+        out(style.bold(`== 1. Validate ${run.loaded.label}`));
+        const shown = v.diagnostics.filter((d) => d.severity !== "info");
+        out(renderDiagnostics(shown, v.source, run.loaded.file, style));
+        out(validationSummary(run.loaded, style));
+        out("", style.bold(`== 2. Plan: ${run.steps.length} steps on ${new Set(run.steps.map((s) => s.host)).size} hosts`));
+        if (opts.steps) out(renderSteps(run.steps, style, { plan: run.plan.name }));
+        else out(style.dim(`  ${[...new Set(run.steps.map((s) => s.kind))].map((k) => `${run.steps.filter((s) => s.kind === k).length} ${k.replace(/_/g, " ")}`).join(", ")}  (--steps or crosshost plan ${planArg} shows every command)`));
+        out("", style.bold("== 3. Simulate"));
+        out(renderSimulation(run, style));
+        out("", style.dim(`Next: apply it to a disposable three-node lab and compare with this prediction: crosshost run ${planArg} --lab (needs root and docker.io).`));
+      }
+      if (hasErrors(v.diagnostics) || !run.expectations.every((r) => r.ok)) throw new ExitError(EXIT.findings);
     });
 
   return program;
