@@ -1,5 +1,5 @@
 // Observations, steps and expectations as terminal tables.
-import type { Observation, ProbeResult } from "../model/observation.js";
+import type { ClassMatrix, Observation, ProbeResult } from "../model/observation.js";
 import { LARGE_PAYLOAD } from "../model/sim/probes.js";
 import type { ExpectationResult, Difference } from "../model/sim/evaluate.js";
 import type { Step, StepResult } from "../model/steps/step.js";
@@ -70,8 +70,20 @@ export function renderObservation(obs: Observation, style: Style): string {
     out.push("", style.bold("Services"));
     out.push(table([["service", "agent", "health", "why"], ...services.map(([id, s]) => [id, s.agent, s.health === "passing" ? style.green(s.health) : style.red(s.health), s.reason ?? ""])], style));
   }
-  out.push("", renderMatrix(obs.probes, style));
+  out.push("", obs.classes ? renderClassMatrix(obs.classes, style) : renderMatrix(obs.probes, style));
   return out.join("\n");
+}
+
+/** The matrix per equivalence class, for large plans. */
+export function renderClassMatrix(m: ClassMatrix, style: Style): string {
+  const lines = [style.bold("Reachability by class") + style.dim(`  ${m.classes.length} classes of equivalent endpoints; each cell traced once, on the example pair`)];
+  for (const c of m.classes) lines.push(`  ${style.bold(c.id)}  ${c.label}`);
+  const rows = [["from", "to", "host", "address", `${LARGE_PAYLOAD + 28} B`, "name", "example", "why not"]];
+  for (const cell of m.cells) {
+    rows.push([cell.from, cell.to, cell.sameHost ? "same" : "other", mark(style, cell.address), mark(style, cell.large), cell.name === undefined ? style.dim("·") : mark(style, cell.name), style.dim(cell.example), cell.reason ?? ""]);
+  }
+  lines.push(table(rows, style));
+  return lines.join("\n");
 }
 
 /** Matrix cells: address with a small packet, address with a 1450-byte packet, by name. */

@@ -3,7 +3,7 @@ import { countBySeverity, hasErrors } from "../model/diagnostics.js";
 import { parseFault } from "../model/faults.js";
 import type { Fault, Plan } from "../model/plan.js";
 import type { Observation } from "../model/observation.js";
-import { observationProbes } from "../model/sim/probes.js";
+import { matrixEndpoints, observationProbes } from "../model/sim/probes.js";
 import { evaluateExpectations, type ExpectationResult } from "../model/sim/evaluate.js";
 import { appendFaults, compileSteps, orderSteps } from "../model/steps/compile.js";
 import type { Step, StepResult } from "../model/steps/step.js";
@@ -14,6 +14,14 @@ import { diagnosticJson, renderDiagnostics, summaryLine } from "./render-diagnos
 import { renderExpectations, renderObservation, renderSteps } from "./render-observation.js";
 import { InputError, loadPlan, type LoadedPlan } from "./load.js";
 import type { Style } from "./style.js";
+
+/** Above this many endpoints (containers + hosts) the matrix is shown per class. */
+export const FULL_MATRIX_LIMIT = 40;
+
+export function matrixEndpointCount(plan: Plan): number {
+  const m = matrixEndpoints(plan);
+  return m.containers.length + m.hosts.length;
+}
 
 export interface SimulationRun {
   readonly loaded: LoadedPlan;
@@ -72,7 +80,11 @@ export async function simulatePlan(arg: string, faultTexts: readonly string[] = 
   const ordered = orderSteps(all);
   const driver = new SimDriver(plan);
   const results = await applyAll(driver, ordered);
-  const observation = await driver.observe(observationProbes(plan, { matrix: opts.matrix ?? true }));
+  // Beyond a few dozen endpoints the matrix is given per equivalence class of endpoints.
+  const big = matrixEndpointCount(plan) > FULL_MATRIX_LIMIT;
+  const observation = big && opts.matrix !== false
+    ? driver.state.observe(observationProbes(plan, { matrix: false }), { classes: true })
+    : await driver.observe(observationProbes(plan, { matrix: opts.matrix ?? true }));
   return { loaded, plan, steps: ordered, results, observation, expectations: evaluateExpectations(plan, observation), driver };
 }
 

@@ -56,8 +56,9 @@ export interface ConsulAgentObservation {
   readonly leader: string;
   /** `/v1/status/peers`. */
   readonly peers: readonly string[];
-  /** `/v1/agent/members`: name → status. */
+  /** `/v1/agent/members`: name → status (in clusters of more than 100 agents: only members not alive). */
   readonly members: Readonly<Record<string, "alive" | "failed" | "left">>;
+  readonly memberCounts: { readonly alive: number; readonly failed: number; readonly left: number };
 }
 
 export interface ServiceObservation {
@@ -66,6 +67,22 @@ export interface ServiceObservation {
   /** Status of the service's check on its agent (no check: passing). */
   readonly health: "passing" | "warning" | "critical" | "unknown";
   readonly reason?: string;
+}
+
+/** Reachability summarized by equivalence class, for plans too large for a full matrix. */
+export interface ClassMatrix {
+  readonly classes: readonly { readonly id: string; readonly kind: "container" | "host"; readonly label: string; readonly members: readonly string[] }[];
+  /** One cell per ordered pair of classes and host relation; `example` is the pair that was traced. */
+  readonly cells: readonly {
+    readonly from: string;
+    readonly to: string;
+    readonly sameHost: boolean;
+    readonly example: string;
+    readonly address: boolean;
+    readonly large: boolean;
+    readonly name?: boolean;
+    readonly reason?: string;
+  }[];
 }
 
 export interface Observation {
@@ -77,6 +94,8 @@ export interface Observation {
   readonly consul: Readonly<Record<string, ConsulAgentObservation>> | null;
   readonly services: Readonly<Record<string, ServiceObservation>>;
   readonly probes: readonly ProbeResult[];
+  /** Large plans: the reachability matrix per equivalence class of endpoints. */
+  readonly classes?: ClassMatrix;
 }
 
 export function probeKey(p: ProbeSpec): string {

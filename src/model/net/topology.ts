@@ -77,6 +77,10 @@ export interface Topology {
   readonly nicDomain: ReadonlyMap<string, DomainId>;
   /** Each host's underlay address used for overlay tunnels (its swarm advertise address). */
   readonly tunnelAddr: ReadonlyMap<string, Ip>;
+  /** Per host: its containers, host-network ones, and those that publish ports. */
+  readonly containersOn: ReadonlyMap<string, readonly Container[]>;
+  readonly hostNetworkOn: ReadonlyMap<string, readonly Container[]>;
+  readonly publishingOn: ReadonlyMap<string, readonly Container[]>;
 }
 
 export function hostNetns(host: string): NetnsId {
@@ -242,7 +246,20 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
     const ip = n.advertiseAddr ?? h?.nics[0]?.ip;
     if (ip !== undefined) tunnelAddr.set(n.host, ip);
   }
-  return { plan, index, allocation, netns, domains, nicDomain, tunnelAddr };
+  const containersOn = new Map<string, Container[]>();
+  const hostNetworkOn = new Map<string, Container[]>();
+  const publishingOn = new Map<string, Container[]>();
+  const push = (m: Map<string, Container[]>, k: string, c: Container) => {
+    const list = m.get(k);
+    if (list) list.push(c);
+    else m.set(k, [c]);
+  };
+  for (const c of plan.containers) {
+    push(containersOn, c.host, c);
+    if (c.networkMode === "host") push(hostNetworkOn, c.host, c);
+    if (c.publish.length > 0) push(publishingOn, c.host, c);
+  }
+  return { plan, index, allocation, netns, domains, nicDomain, tunnelAddr, containersOn, hostNetworkOn, publishingOn };
 }
 
 /**

@@ -413,8 +413,8 @@ function listeners(ctx: Ctx, ns: Netns): { port: number; proto: string; ip?: Ip 
     out.push({ port: SWARM_GOSSIP_PORT, proto: "tcp" }, { port: SWARM_GOSSIP_PORT, proto: "udp" }, { port: swarm.dataPathPort, proto: "udp" });
     if (node.role === "manager") out.push({ port: SWARM_MANAGER_PORT, proto: "tcp" });
   }
-  for (const c of topo.plan.containers) {
-    if (c.host === ns.host && c.networkMode === "host" && state.engineUp(c.host) && state.containerRunning(c.name)) out.push(...c.listen);
+  for (const c of topo.hostNetworkOn.get(ns.host) ?? []) {
+    if (state.engineUp(c.host) && state.containerRunning(c.name)) out.push(...c.listen);
   }
   return out;
 }
@@ -424,7 +424,7 @@ function publishedTarget(ctx: Ctx, hostName: string, dst: Ip): TraceResult | und
   const { topo, probe, state } = ctx;
   if (ctx.reverse || probe.proto === "icmp" || probe.port === undefined) return undefined;
   const hostNs = topo.netns.get(hostNetns(hostName))!;
-  for (const c of topo.plan.containers) {
+  for (const c of topo.publishingOn.get(hostName) ?? []) {
     for (const p of c.publish) {
       if (p.hostPort !== probe.port || p.proto !== probe.proto) continue;
       const ownerHost = c.host;

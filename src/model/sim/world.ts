@@ -4,8 +4,9 @@
 // clustered parts settle (joins retried, bootstrap, elections) as the real software eventually would.
 // Everything is deterministic: the same plan and steps always give the same observation.
 import { formatIp, parseIp, type Ip } from "../ip.js";
-import { CONSUL_DEFAULT_PORTS, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
-import type { ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../observation.js";
+import { CONSUL_DEFAULT_PORTS, DEFAULT_PING_PAYLOAD, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
+import type { ClassMatrix, ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../observation.js";
+import { LARGE_PAYLOAD } from "./probes.js";
 import { allocateAddresses, type Allocation } from "../net/ipam.js";
 import { resolveName } from "../net/dns.js";
 import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
@@ -14,6 +15,9 @@ import type { FlowProto } from "../net/firewall.js";
 import { indexPlan, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
 import { expectOf, inBootstrapMode } from "../rules/consul.js";
 import type { Step, StepResult } from "../steps/step.js";
+
+/** Above this many agents, member lists show only the members that are not alive (counts show all). */
+export const MEMBER_LIST_LIMIT = 100;
 
 export interface WorldOptions {
   /** The Consul version the agents run (decides start_join: one-shot before 1.15, retried since). */
@@ -61,12 +65,16 @@ export class World implements NetState {
   private swarmInit = false;
   private readonly swarmMembers = new Map<string, { role: "manager" | "worker"; order: number }>();
   private swarmLeader: string | null = null;
+  /** Managers in join order. */
+  private readonly managers: string[] = [];
   private readonly containers = new Map<string, ContainerState>();
   private readonly agents = new Map<string, AgentState>();
   private readonly pool = new Map<string, string>();
   private readonly clusters: RaftCluster[] = [];
   private readonly services = new Map<string, { registered: boolean }>();
   private readonly consulRetriesStartJoin: boolean;
+  /** Steps without other state whose effect exists (idempotence). */
+  private readonly done = new Set<string>();
 
   constructor(readonly plan: Plan, order: readonly Container[] = plan.containers, opts: WorldOptions = {}) {
     this.index = indexPlan(plan);
@@ -110,7 +118,7 @@ export class World implements NetState {
 
   apply(step: Step): StepResult {
     const r = this.applyStep(step);
-    this.settle();
+    this.settle(step);
     return r;
   }
 
@@ -139,6 +147,8 @@ export class World implements NetState {
         return this.ok(step, `${step.module} loaded`);
       }
       case "gwbridge_create":
+        if (this.done.has(step.id)) return this.ok(step, "already exists", true);
+        this.done.add(step.id);
         return this.ok(step, `docker_gwbridge ${step.subnet}`);
       case "swarm_init": {
         if (this.swarmMembers.has(step.host)) return this.ok(step, "already a swarm manager", true);
@@ -146,10 +156,13 @@ export class World implements NetState {
         if (!local && !step.listenAddr) return this.failed(step, "must specify a listening address because the address to advertise is not recognized as a system address");
         this.swarmInit = true;
         this.swarmMembers.set(step.host, { role: "manager", order: 0 });
+        this.managers.push(step.host);
         this.swarmLeader = step.host;
         return this.ok(step, `swarm initialized; ${step.host} is the leader`);
       }
       case "ingress_replace":
+        if (this.done.has(step.id)) return this.ok(step, "already replaced", true);
+        this.done.add(step.id);
         return this.ok(step, `ingress recreated on ${step.subnet}`);
       case "swarm_join": {
         if (this.swarmMembers.has(step.host)) return this.ok(step, `already in the swarm`, true);
@@ -160,6 +173,7 @@ export class World implements NetState {
         if (!path.ok) return this.failed(step, `Timeout was reached before node joined (${path.reason})`);
         if (!this.swarmLeader) return this.failed(step, "The swarm does not have a leader");
         this.swarmMembers.set(step.host, { role: step.role, order: this.swarmMembers.size });
+        if (step.role === "manager") this.managers.push(step.host);
         return this.ok(step, `joined the swarm as a ${step.role}`);
       }
       case "network_create": {
@@ -258,6 +272,7 @@ export class World implements NetState {
       case "service_register": {
         const a = this.agents.get(step.agent);
         if (!a?.running) return this.failed(step, `agent ${step.agent} is not running: connection refused`);
+        if (this.services.get(step.service)?.registered) return this.ok(step, "already registered", true);
         this.services.set(step.service, { registered: true });
         return this.ok(step, `registered ${step.service}`);
       }
@@ -373,13 +388,167 @@ export class World implements NetState {
     }
   }
 
+  // ---- reachability, memoized by equivalence class ------------------------------------------
+  //
+  // Two namespaces are equivalent when everything that decides where their packets go is the same:
+  // their host's configuration and state (not its name or addresses), their networks, and which of the
+  // plan's interesting subnets (firewall sources, routes, shims, externals) their addresses fall in.
+  // A reachability answer for one pair holds for every pair of the same two classes on the same
+  // (or not the same) host; this is what lets a 1,000-host plan simulate in seconds.
+
+  private readonly reachCache = new Map<string, boolean>();
+  /** Namespace → its class id, valid while its host's version is unchanged. */
+  private readonly classMemo = new Map<string, { v: number; id: number }>();
+  private readonly classIds = new Map<string, number>();
+  /** Bumped whenever a step touches a host; faults bump every host. */
+  private readonly hostVersion = new Map<string, number>();
+  private agentsByHost: Map<string, ConsulAgent[]> | undefined;
+  private interesting: readonly { first: number; last: number }[] | undefined;
+  private ownersMemo: Map<Ip, NetnsId[]> | undefined;
+  private namedHosts: Set<string> | undefined;
+
+  /** Keeps memoized classes valid: a host's classes are recomputed after a step touched it. */
+  private touched(step: Step): void {
+    if (step.kind === "fault") {
+      // Faults can change anything, also between hosts (blocks, partitions, MTU): start afresh.
+      this.reachCache.clear();
+      for (const h of this.plan.hosts) this.hostVersion.set(h.name, (this.hostVersion.get(h.name) ?? 0) + 1);
+      this.namedHosts = undefined;
+      return;
+    }
+    this.hostVersion.set(step.host, (this.hostVersion.get(step.host) ?? 0) + 1);
+  }
+
+  private intern(signature: string): number {
+    let id = this.classIds.get(signature);
+    if (id === undefined) this.classIds.set(signature, (id = this.classIds.size));
+    return id;
+  }
+
+  private interestingCidrs(): readonly { first: number; last: number }[] {
+    if (this.interesting) return this.interesting;
+    const out = new Map<string, { first: number; last: number }>();
+    const add = (c: { first: number; last: number; text?: string }) => out.set(`${c.first}-${c.last}`, c);
+    for (const h of this.plan.hosts) {
+      for (const n of h.nics) add(n.cidr);
+      for (const r of h.routes) add(r.to);
+      for (const sh of h.shims) for (const r of sh.routes) add(r);
+      for (const rule of h.firewall?.allow ?? []) for (const f of rule.from ?? []) if (typeof f !== "string") add(f);
+    }
+    for (const e of this.plan.externals) add(e.cidr);
+    return (this.interesting = [...out.values()]);
+  }
+
+  private bits(ips: readonly Ip[]): string {
+    return ips.map((ip) => this.interestingCidrs().map((c) => (ip >= c.first && ip <= c.last ? "1" : "0")).join("")).join(".");
+  }
+
+  /** Hosts that must keep their identity: named in firewall rules or in an active block/partition. */
+  private named(): Set<string> {
+    if (!this.namedHosts) {
+      const s = new Set<string>();
+      for (const h of this.plan.hosts) for (const rule of h.firewall?.allow ?? []) for (const f of rule.from ?? []) if (typeof f === "string") s.add(f);
+      for (const b of this.blocks) {
+        const m = /^(.*)>(.*):/.exec(b);
+        if (m) { s.add(m[1]!); s.add(m[2]!); }
+      }
+      this.namedHosts = s;
+    }
+    return this.namedHosts;
+  }
+
+  private hostClass(host: string): number {
+    const key = `h:${host}`;
+    const v = this.hostVersion.get(host) ?? 0;
+    const memo = this.classMemo.get(key);
+    if (memo && memo.v === v) return memo.id;
+    const h = this.index.hosts.get(host)!;
+    const node = this.swarmMembers.get(host);
+    if (!this.agentsByHost) {
+      this.agentsByHost = new Map();
+      for (const a of this.plan.consul?.agents ?? []) {
+        const list = this.agentsByHost.get(a.host);
+        if (list) list.push(a);
+        else this.agentsByHost.set(a.host, [a]);
+      }
+    }
+    const c = JSON.stringify([
+      this.named().has(host) ? host : "",
+      h.nics.map((n) => [n.name, n.cidr.prefix, n.mtu, n.gateway !== undefined, this.index.segmentOfNic.get(`${host}/${n.name}`)]),
+      h.routes.map((r) => [r.to.text, r.via !== undefined, r.dev]),
+      h.kernel, [h.docker.bridge.subnet.text, h.docker.gwbridge.subnet.text, h.docker.bridge.mtu, h.docker.gwbridge.mtu, h.docker.version],
+      h.firewall ?? null, h.platform.kind, h.platform.promiscuous, h.platform.forgedTransmits, h.platform.vswitch, h.platform.macSpoofing,
+      h.shims.map((sh) => [sh.parent, sh.cidr.prefix, sh.routes.map((r) => r.text)]), h.underlayVxlanPorts,
+      node?.role ?? null, (this.agentsByHost.get(host) ?? []).map((a) => [a.server, a.network === "host", a.ports, this.agents.get(a.name)?.running ?? false]),
+      this.hostUp(host), this.engineUp(host), this.hostConnected(host), this.inSwarm(host), this.partitionOf?.get(host) ?? -1,
+      this.bits([...h.nics.map((n) => n.ip), ...h.shims.map((sh) => sh.ip)]),
+      this.plan.networks.filter((n) => n.scope === "local" && this.localNets.has(`${n.name}@${host}`)).map((n) => n.name),
+    ]);
+    const id = this.intern(c);
+    this.classMemo.set(key, { v, id });
+    return id;
+  }
+
+  private netnsClass(id: NetnsId): number {
+    const ns = this.topo.netns.get(id)!;
+    const v = this.hostVersion.get(ns.host) ?? 0;
+    const memo = this.classMemo.get(id);
+    if (memo && memo.v === v) return memo.id;
+    let c: number;
+    if (ns.kind === "host") c = this.hostClass(ns.host);
+    else {
+      const ct = this.index.containers.get(ns.container!)!;
+      c = this.intern(JSON.stringify([
+        this.hostClass(ct.host), ns.ifaces.map((i) => [i.name, i.kind, i.network, i.parent, i.mtu, i.cidr.text, i.gateway !== undefined]),
+        this.containerRunning(ct.name), ct.listen, ct.publish.map((p) => [p.hostPort, p.containerPort, p.proto, p.hostIp !== undefined]),
+        this.bits(ns.ifaces.map((i) => i.ip)), ns.ifaces.some((i) => (this.owners().get(i.ip)?.length ?? 0) > 1),
+      ]));
+    }
+    this.classMemo.set(id, { v, id: c });
+    return c;
+  }
+
+  /** Address → the namespaces that hold it. */
+  private owners(): Map<Ip, NetnsId[]> {
+    if (!this.ownersMemo) {
+      const m = new Map<Ip, NetnsId[]>();
+      for (const ns of this.topo.netns.values()) for (const i of ns.ifaces) {
+        const list = m.get(i.ip);
+        if (list) { if (!list.includes(ns.id)) list.push(ns.id); } else m.set(i.ip, [ns.id]);
+      }
+      this.ownersMemo = m;
+    }
+    return this.ownersMemo;
+  }
+
+  /** Whether a packet from `from` to `dst` gets through and is answered, memoized by class. */
+  reach(from: NetnsId, dst: Ip, probe: { proto: "icmp" | "tcp" | "udp"; port?: number; ipSize: number; df: boolean }): boolean {
+    const owners = this.owners().get(dst);
+    if (!owners || owners.length !== 1) return trace(this.topo, this, from, dst, probe).ok;
+    const to = owners[0]!;
+    const src = this.topo.netns.get(from)!, dstNs = this.topo.netns.get(to)!;
+    const iface = dstNs.ifaces.findIndex((i) => i.ip === dst);
+    const key = `${this.netnsClass(from)}|${this.netnsClass(to)}|${iface}|${src.host === dstNs.host}|${from === to}|${probe.proto}/${probe.port ?? ""}/${probe.ipSize}/${probe.df}`;
+    let ok = this.reachCache.get(key);
+    if (ok === undefined) {
+      ok = trace(this.topo, this, from, dst, probe).ok;
+      this.reachCache.set(key, ok);
+    }
+    return ok;
+  }
+
   // ---- settling: swarm and Consul ----------------------------------------------------------
 
   private hostReach(from: string, _to: string, ip: Ip, proto: "tcp" | "udp", port: number): boolean {
-    return trace(this.topo, this, hostNetns(from), ip, { proto, port, ipSize: 60, df: true }).ok;
+    return this.reach(hostNetns(from), ip, { proto, port, ipSize: 60, df: true });
   }
 
-  private settle(): void {
+  private settle(step: Step): void {
+    this.touched(step);
+    // Workload steps change neither the swarm's nor Consul's membership (their networks are local).
+    if (step.kind === "container_run" || step.kind === "service_register" || step.kind === "kernel_module" || step.kind === "shim_create") return;
+    if (step.kind === "network_create" && this.index.networks.get(step.network)?.scope === "swarm") return;
+    this.namedHosts = undefined;
     this.settleSwarm();
     for (let i = 0; i < 4; i++) if (!this.settleConsul()) break;
   }
@@ -390,7 +559,7 @@ export class World implements NetState {
 
   private settleSwarm(): void {
     if (!this.swarmInit) return;
-    const managers = [...this.swarmMembers].filter(([, m]) => m.role === "manager").sort((a, b) => a[1].order - b[1].order).map(([h]) => h);
+    const managers = this.managers;
     const alive = managers.filter((h) => this.engineUp(h));
     const quorum = Math.floor(managers.length / 2) + 1;
     const groups = this.components(alive, (a, b) => this.hostReach(a, b, this.managerAddr(b), "tcp", SWARM_MANAGER_PORT) && this.hostReach(b, a, this.managerAddr(a), "tcp", SWARM_MANAGER_PORT));
@@ -427,14 +596,20 @@ export class World implements NetState {
   private agentReach(a: ConsulAgent, b: ConsulAgent, port: number, udp: boolean): boolean {
     if (!this.agents.get(a.name)?.running || !this.agents.get(b.name)?.running) return false;
     const ip = this.agentAddr(b);
-    const tcp = trace(this.topo, this, this.agentNetns(a), ip, { proto: "tcp", port, ipSize: 60, df: true }).ok;
+    const tcp = this.reach(this.agentNetns(a), ip, { proto: "tcp", port, ipSize: 60, df: true });
     if (!tcp || !udp) return tcp;
-    return trace(this.topo, this, this.agentNetns(a), ip, { proto: "udp", port, ipSize: 60, df: true }).ok;
+    return this.reach(this.agentNetns(a), ip, { proto: "udp", port, ipSize: 60, df: true });
   }
 
   private findPool(x: string): string {
     let r = x;
     while (this.pool.get(r) !== r) r = this.pool.get(r)!;
+    let y = x;
+    while (y !== r) {
+      const next = this.pool.get(y)!;
+      this.pool.set(y, r);
+      y = next;
+    }
     return r;
   }
 
@@ -542,7 +717,7 @@ export class World implements NetState {
 
   // ---- observation -------------------------------------------------------------------------
 
-  observe(probes: readonly ProbeSpec[]): Observation {
+  observe(probes: readonly ProbeSpec[], opts: { classes?: boolean } = {}): Observation {
     return {
       driver: "sim",
       hosts: this.observeHosts(),
@@ -551,7 +726,48 @@ export class World implements NetState {
       consul: this.observeConsul(),
       services: this.observeServices(),
       probes: probes.map((p) => this.probe(p)),
+      ...(opts.classes ? { classes: this.classMatrix() } : {}),
     };
+  }
+
+  /** The reachability matrix per class pair (same host / other host), each cell traced once. */
+  classMatrix(): ClassMatrix {
+    const endpoints = [
+      ...this.plan.containers.filter((c) => c.networkMode !== "host").map((c) => ({ name: c.name, host: c.host, ns: containerNetns(c), kind: "container" as const })),
+      ...this.plan.hosts.map((h) => ({ name: `host:${h.name}`, host: h.name, ns: hostNetns(h.name), kind: "host" as const })),
+    ];
+    const byClass = new Map<string, typeof endpoints>();
+    for (const e of endpoints) {
+      const k = `${e.kind}|${this.netnsClass(e.ns)}`;
+
+      const list = byClass.get(k);
+      if (list) list.push(e);
+      else byClass.set(k, [e]);
+    }
+    const classes = [...byClass.values()].map((members, i) => {
+      const hosts = [...new Set(members.map((m) => m.host))];
+      const label = members[0]!.kind === "host"
+        ? `${members.length} host${members.length > 1 ? "s" : ""} like ${members[0]!.host}`
+        : `${members.length} container${members.length > 1 ? "s" : ""} like ${members[0]!.name} (on ${hosts.length} host${hosts.length > 1 ? "s" : ""})`;
+      return { id: `C${i + 1}`, kind: members[0]!.kind, label, members: members.map((m) => m.name), list: members, byHost: groupBy(members, (m) => m.host) };
+    });
+    const cells: ClassMatrix["cells"][number][] = [];
+    for (const a of classes) {
+      for (const b of classes) {
+        if (b.kind === "host" && a.kind === "host" && a === b && b.list.length < 2) continue;
+        for (const same of [true, false]) {
+          const pair = representative(a, b, same);
+          if (!pair) continue;
+          const [x, y] = pair;
+          const addr = this.probe({ from: x.name, to: y.name, by: "address", size: DEFAULT_PING_PAYLOAD, proto: "icmp" });
+          const big = b.kind === "container" ? this.probe({ from: x.name, to: y.name, by: "address", size: LARGE_PAYLOAD, proto: "icmp" }) : undefined;
+          const byName = a.kind === "container" && b.kind === "container" ? this.probe({ from: x.name, to: y.name, by: "name", size: DEFAULT_PING_PAYLOAD, proto: "icmp" }) : undefined;
+          const reason = [addr, big, byName].find((r) => r && !r.ok)?.reason;
+          cells.push({ from: a.id, to: b.id, sameHost: same, example: `${x.name}→${y.name}`, address: addr.ok, large: big?.ok ?? addr.ok, ...(byName ? { name: byName.ok } : {}), ...(reason ? { reason } : {}) });
+        }
+      }
+    }
+    return { classes: classes.map(({ id, kind, label, members }) => ({ id, kind, label, members })), cells };
   }
 
   private observeHosts(): Record<string, HostObservation> {
@@ -573,7 +789,7 @@ export class World implements NetState {
           if (!this.overlays.has(n.name) || !this.swarmMembers.has(h.name)) continue;
           // Managers list every overlay; a worker only those a running container there uses (moby/moby#25004).
           const m = this.swarmMembers.get(h.name)!;
-          if (m.role === "manager" || this.plan.containers.some((c) => c.host === h.name && this.containerRunning(c.name) && c.attachments.some((a) => a.network === n.name))) nets.push(n.name);
+          if (m.role === "manager" || (this.topo.containersOn.get(h.name) ?? []).some((c) => this.containerRunning(c.name) && c.attachments.some((a) => a.network === n.name))) nets.push(n.name);
         }
       }
       out[h.name] = { up: this.hostUp(h.name), engine, networks: nets.sort() };
@@ -632,18 +848,83 @@ export class World implements NetState {
     const consul = this.plan.consul;
     if (!consul) return null;
     const out: Record<string, ConsulAgentObservation> = {};
+    const memberMemo = new Map<string, boolean>();
+    // Agents that started and did not leave, per pool and class (for large clusters).
+    const classesOfPool = new Map<string, { cls: number; port: number; count: number; memberSet: Set<string>; agents: ConsulAgent[]; byHost: Map<string, number> }[]>();
+    const poolClasses = (pool: string) => {
+      let groups = classesOfPool.get(pool);
+      if (groups) return groups;
+      const byKey = new Map<string, { cls: number; port: number; count: number; memberSet: Set<string>; agents: ConsulAgent[]; byHost: Map<string, number> }>();
+      for (const b of consul.agents) {
+        const sb = this.agents.get(b.name);
+        if (!sb?.started || sb.left || this.findPool(b.name) !== pool) continue;
+        const cls = this.netnsClass(this.agentNetns(b));
+        const k = `${cls}|${b.ports.serfLan}`;
+        let g = byKey.get(k);
+        if (!g) byKey.set(k, (g = { cls, port: b.ports.serfLan, count: 0, memberSet: new Set(), agents: [], byHost: new Map() }));
+        g.count++;
+        g.memberSet.add(b.name);
+        g.agents.push(b);
+        g.byHost.set(b.host, (g.byHost.get(b.host) ?? 0) + 1);
+      }
+      classesOfPool.set(pool, (groups = [...byKey.values()]));
+      return groups;
+    };
+    const leftOf = new Map<string, ConsulAgent[]>();
+    const leftIn = (pool: string) => {
+      let l = leftOf.get(pool);
+      if (!l) leftOf.set(pool, (l = consul.agents.filter((b) => this.agents.get(b.name)?.left && this.findPool(b.name) === pool)));
+      return l;
+    };
     for (const a of consul.agents) {
       const s = this.agents.get(a.name);
       if (!s?.running) {
-        out[a.name] = { running: false, leader: "", peers: [], members: {} };
+        out[a.name] = { running: false, leader: "", peers: [], members: {}, memberCounts: { alive: 0, failed: 0, left: 0 } };
         continue;
       }
       const members: Record<string, "alive" | "failed" | "left"> = {};
-      for (const b of consul.agents) {
-        if (this.findPool(b.name) !== this.findPool(a.name)) continue;
+      const counts = { alive: 0, failed: 0, left: 0 };
+      const full = consul.agents.length <= MEMBER_LIST_LIMIT;
+      const pool = this.findPool(a.name);
+      const aClass = this.netnsClass(this.agentNetns(a));
+      if (!full) {
+        // Large clusters: count by class of the other agents instead of pair by pair.
+        for (const g of poolClasses(pool)) {
+          const onMyHost = g.byHost.get(a.host) ?? 0;
+          const me = g.memberSet.has(a.name) ? 1 : 0;
+          for (const [same, n] of [[true, onMyHost - me], [false, g.count - onMyHost]] as const) {
+            if (n <= 0) continue;
+            const key = `${aClass}|${g.cls}|${same}|${g.port}`;
+            let alive = memberMemo.get(key);
+            if (alive === undefined) {
+              const b = g.agents.find((x) => x.name !== a.name && (x.host === a.host) === same)!;
+              memberMemo.set(key, (alive = this.agentReach(a, b, b.ports.serfLan, true)));
+            }
+            counts[alive ? "alive" : "failed"] += n;
+            if (!alive) for (const b of g.agents) if (b.name !== a.name && (b.host === a.host) === same) members[b.name] = "failed";
+          }
+          counts.alive += me;
+        }
+        const left = leftIn(pool);
+        counts.left += left.length;
+        for (const b of left) members[b.name] = "left";
+      }
+      for (const b of full ? consul.agents : []) {
+        if (this.findPool(b.name) !== pool) continue;
         const sb = this.agents.get(b.name);
         if (!sb?.started) continue;
-        members[b.name] = sb.left ? "left" : b === a || this.agentReach(a, b, b.ports.serfLan, true) ? "alive" : "failed";
+        let status: "alive" | "failed" | "left";
+        if (sb.left) status = "left";
+        else if (b === a) status = "alive";
+        else {
+          // The same answer for every pair of the same classes (and host relation): ask once.
+          const key = `${aClass}|${this.netnsClass(this.agentNetns(b))}|${a.host === b.host}|${b.ports.serfLan}`;
+          let alive = memberMemo.get(key);
+          if (alive === undefined) memberMemo.set(key, (alive = this.agentReach(a, b, b.ports.serfLan, true)));
+          status = alive ? "alive" : "failed";
+        }
+        counts[status]++;
+        if (full || status !== "alive") members[b.name] = status;
       }
       const server = this.serverFor(a);
       const cluster = server ? this.clusters[this.agents.get(server.name)!.cluster!] : undefined;
@@ -653,7 +934,7 @@ export class World implements NetState {
         const l = this.index.agents.get(cluster.leader)!;
         if (l.name === server.name || this.agentReach(server, l, l.ports.server, false)) leader = addr(l.name);
       }
-      out[a.name] = { running: true, leader, peers: cluster ? cluster.voters.map(addr).sort() : [], members };
+      out[a.name] = { running: true, leader, peers: cluster ? cluster.voters.map(addr).sort() : [], members, memberCounts: counts };
     }
     return out;
   }
@@ -775,3 +1056,36 @@ export class World implements NetState {
   }
 }
 
+
+function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    const list = m.get(k);
+    if (list) list.push(x);
+    else m.set(k, [x]);
+  }
+  return m;
+}
+
+type Member = { name: string; host: string };
+
+/** Two distinct members, one of each class, on the same host (or on different hosts). */
+function representative(a: { list: Member[]; byHost: Map<string, Member[]> }, b: { list: Member[]; byHost: Map<string, Member[]> }, same: boolean): [Member, Member] | undefined {
+  if (same) {
+    for (const [host, xs] of a.byHost) {
+      const ys = b.byHost.get(host);
+      if (!ys) continue;
+      for (const x of xs) {
+        const y = ys.find((m) => m.name !== x.name);
+        if (y) return [x, y];
+      }
+    }
+    return undefined;
+  }
+  for (const x of a.list.slice(0, 2)) {
+    const y = b.list.find((m) => m.host !== x.host);
+    if (y) return [x, y];
+  }
+  return undefined;
+}

@@ -1,0 +1,317 @@
+// What the simulator must predict for the built-in scenarios and under faults (issue 3).
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseIp } from "../../src/model/ip.js";
+import { trace } from "../../src/model/net/trace.js";
+import { simulate } from "../helpers/sim.js";
+
+const leaderOf = (obs: ReturnType<typeof simulate>["obs"]) => new Set(Object.values(obs.consul ?? {}).filter((a) => a.running).map((a) => a.leader));
+
+describe("seed-macvlan", () => {
+  const s = simulate("seed-macvlan");
+  it("box1 and box2 reach each other across hosts", () => {
+    expect(s.probe({ from: "box1", to: "box2" }).ok).toBe(true);
+    expect(s.probe({ from: "box2", to: "box1" }).ok).toBe(true);
+    expect(s.probe({ from: "box1", to: "172.29.0.72" }).ok).toBe(true);
+  });
+  it("neither host reaches its own container", () => {
+    const a = s.probe({ from: "host:docker-71", to: "box1" });
+    const b = s.probe({ from: "host:docker-72", to: "box2" });
+    expect(a.ok).toBe(false);
+    expect(b.ok).toBe(false);
+    expect(a.reason).toMatch(/no route|isolation/);
+  });
+  it("no container reaches anything off the segment: the gateway 172.29.0.254 is absent", () => {
+    const r = s.probe({ from: "box1", to: "host:docker-72" });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toContain("172.29.0.254");
+    expect(s.probe({ from: "box1", to: "10.99.0.1" }).reason).toContain("172.29.0.254");
+  });
+  it("with a shim (the corrected scenario) a host reaches its own container", () => {
+    const m = simulate("macvlan");
+    expect(m.probe({ from: "host:docker-71", to: "box1" }).ok).toBe(true);
+    expect(m.expectations.every((e) => e.ok)).toBe(true);
+  });
+});
+
+describe("seed-swarm-consul", () => {
+  const s = simulate("seed-swarm-consul");
+  it("elects consul-server-1 with peers .71 and .72 and three members", () => {
+    for (const a of Object.values(s.obs.consul!)) {
+      expect(a.leader).toBe("192.168.1.71:8300");
+      expect(a.peers).toEqual(["192.168.1.71:8300", "192.168.1.72:8300"]);
+      expect(Object.values(a.members).filter((m) => m === "alive")).toHaveLength(3);
+    }
+  });
+  it("the containers ping each other by name across hosts", () => {
+    expect(s.probe({ from: "web-service-1", to: "api-service-1", by: "name" }).ok).toBe(true);
+    expect(s.probe({ from: "api-service-1", to: "web-service-1", by: "name" }).ok).toBe(true);
+  });
+  it("all three health checks are critical, each with its reason", () => {
+    expect(s.obs.services["web-service-1"]).toMatchObject({ health: "critical" });
+    expect(s.obs.services["web-service-1"]!.reason).toMatch(/192\.168\.1\.71:80.*connection refused/);
+    for (const id of ["web-service-2", "api-service-1"]) {
+      expect(s.obs.services[id]!.health).toBe("critical");
+      expect(s.obs.services[id]!.reason).toMatch(/overlay consul-overlay-net.*no route/);
+    }
+  });
+  it("every host is a manager and lists the overlay", () => {
+    for (const h of Object.values(s.obs.hosts)) expect(h.networks).toContain("consul-overlay-net");
+  });
+  it("in swarm-consul, every check passes and every expectation holds", () => {
+    const c = simulate("swarm-consul");
+    for (const v of Object.values(c.obs.services)) expect(v.health).toBe("passing");
+    expect(c.expectations.filter((e) => !e.ok)).toEqual([]);
+  });
+});
+
+describe("a worker lists an overlay only while a container there is attached (moby/moby#25004)", () => {
+  it("lists it with api-service-1 running, not after it stops; managers always do", () => {
+    const w = simulate("swarm-consul-worker");
+    expect(w.obs.hosts["consul-server-3"]!.networks).toContain("consul-overlay-net");
+    const stopped = simulate("swarm-consul-worker", ["stop-container:api-service-1"]);
+    expect(stopped.obs.hosts["consul-server-3"]!.networks).not.toContain("consul-overlay-net");
+    expect(stopped.obs.hosts["consul-server-2"]!.networks).toContain("consul-overlay-net");
+  });
+  it("does not list it before anything attaches", () => {
+    const w = simulate(`
+hosts:
+  - { name: m, nics: [{ name: eth0, address: 10.1.0.1/24 }] }
+  - { name: w, nics: [{ name: eth0, address: 10.1.0.2/24 }] }
+swarm: { managers: [m], workers: [w] }
+networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]
+`);
+    expect(w.obs.hosts["w"]!.networks).not.toContain("o");
+    expect(w.obs.hosts["m"]!.networks).toContain("o");
+  });
+});
+
+const fiveNodes = `
+hosts:
+  - { name: m1, nics: [{ name: eth0, address: 10.1.0.1/24 }] }
+  - { name: m2, nics: [{ name: eth0, address: 10.1.0.2/24 }] }
+  - { name: m3, nics: [{ name: eth0, address: 10.1.0.3/24 }] }
+  - { name: w1, nics: [{ name: eth0, address: 10.1.0.4/24 }] }
+  - { name: w2, nics: [{ name: eth0, address: 10.1.0.5/24 }] }
+swarm: { managers: [m1, m2, m3], workers: [w1, w2] }
+networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]
+containers:
+  - { name: c1, host: w1, networks: [o] }
+  - { name: c2, host: w2, networks: [o] }
+`;
+
+describe("swarm faults", () => {
+  it("three managers, one stopped: the leader stays", () => {
+    const s = simulate(fiveNodes, ["stop:m2"]);
+    expect(s.obs.swarm!.leader).toBe("m1");
+    expect(s.obs.swarm!.nodes.find((n) => n.host === "m2")).toMatchObject({ status: "down", manager: "unreachable" });
+  });
+  it("the leader stopped: another manager takes over", () => {
+    const s = simulate(fiveNodes, ["stop:m1"]);
+    expect(s.obs.swarm!.leader).toBe("m2");
+  });
+  it("two of three stopped: no leader, but running containers still ping, by address and by name", () => {
+    const s = simulate(fiveNodes, ["stop:m2", "stop:m3"]);
+    expect(s.obs.swarm!.leader).toBeNull();
+    expect(s.probe({ from: "c1", to: "c2" }).ok).toBe(true);
+    expect(s.probe({ from: "c2", to: "c1", by: "name" }).ok).toBe(true);
+  });
+  it("with quorum lost no cluster change works: a new container cannot attach to the overlay", () => {
+    const plan = fiveNodes.replace("  - { name: c2, host: w2, networks: [o] }\n", "  - { name: c2, host: w2, networks: [o] }\nfaults: [\"stop:m2\", \"stop:m3\"]\n");
+    const s = simulate(plan, ["stop-container:c2", "start-container:c2"]);
+    expect(s.obs.swarm!.leader).toBeNull();
+    expect(s.obs.containers["c1"]!.state).toBe("running");
+  });
+  it("B07: a worker whose 2377 to the manager is blocked cannot join", () => {
+    const s = simulate(`
+hosts:
+  - { name: m, nics: [{ name: eth0, address: 10.1.0.1/24 }], firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377, from: [10.1.0.1/32] }, { proto: udp }, { proto: tcp, port: 7946 }] } }
+  - { name: w, nics: [{ name: eth0, address: 10.1.0.2/24 }] }
+swarm: { managers: [m], workers: [w] }
+`);
+    const join = s.results.find((r) => r.id === "swarm_join@w")!;
+    expect(join.status).toBe("failed");
+    expect(join.message).toMatch(/Timeout was reached before node joined.*firewall drops tcp\/2377/);
+  });
+  it("B22: two managers, one stopped: no leader", () => {
+    const s = simulate(fiveNodes.replace("managers: [m1, m2, m3], workers: [w1, w2]", "managers: [m1, m2], workers: [m3, w1, w2]"), ["stop:m2"]);
+    expect(s.obs.swarm!.leader).toBeNull();
+  });
+});
+
+describe("Consul faults", () => {
+  it("two servers, one stopped: no leader anywhere (B23)", () => {
+    const s = simulate("seed-swarm-consul", ["stop-agent:consul-server-2"]);
+    expect(leaderOf(s.obs)).toEqual(new Set([""]));
+    expect(s.obs.consul!["consul-server-1"]!.members["consul-server-2"]).toBe("failed");
+  });
+  it("three servers, one stopped: a leader remains", () => {
+    const s = simulate("swarm-consul", ["stop-agent:consul-server-1"]);
+    const leaders = leaderOf(s.obs);
+    expect(leaders.size).toBe(1);
+    expect([...leaders][0]).toMatch(/^192\.168\.1\.7[23]:8300$/);
+  });
+  it("a graceful leave shrinks the peers (leave_on_terminate)", () => {
+    const plan = (txt: string) => txt.replace(/(name: consul-server-3, host: consul-server-3, server: true,)/, "$1 leave_on_terminate: true,");
+    const s = simulate(plan(readFileSync("src/scenarios/swarm-consul.yaml", "utf8")), ["stop-agent:consul-server-3"]);
+    expect(s.obs.consul!["consul-server-1"]!.peers).toEqual(["192.168.1.71:8300", "192.168.1.72:8300"]);
+    expect(s.obs.consul!["consul-server-1"]!.members["consul-server-3"]).toBe("left");
+  });
+  it("B24: a server with stale Raft data keeps its old address as a voter", () => {
+    const s = simulate(`
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 192.168.100.55/24 }] }
+consul:
+  agents:
+    - { name: s1, host: a, server: true, bind_addr: 192.168.100.55, advertise_addr: 192.168.100.55, previous_advertise_addr: 192.168.1.2 }
+`);
+    expect(s.obs.consul!["s1"]!.peers).toEqual(["192.168.1.2:8300", "192.168.100.55:8300"]);
+    expect(s.obs.consul!["s1"]!.leader).toBe("");
+  });
+  it("B31: gossip published for TCP only: agents see each other failed", () => {
+    const s = simulate(`
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 10.1.0.1/24 }] }
+  - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24 }] }
+networks: [{ name: n, hosts: [a, b] }]
+consul:
+  agents:
+    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 0.0.0.0, advertise_addr: 10.1.0.1, network: { network: n, publish: ["8300:8300", "8301:8301", "8500:8500"] } }
+    - { name: c1, host: b, server: false, bind_addr: 0.0.0.0, advertise_addr: 10.1.0.2, retry_join: [10.1.0.1], network: { network: n, publish: ["8301:8301"] } }
+`);
+    expect(Object.keys(s.obs.consul!["c1"]!.members)).toEqual(["c1"]);
+  });
+  it("retry_join keeps trying; a start_join that fails is final on Consul before 1.15", () => {
+    const plan = `
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 10.1.0.1/24 }] }
+  - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24 }] }
+consul:
+  agents:
+    - { name: c1, host: b, server: false, bind_addr: 10.1.0.2, advertise_addr: 10.1.0.2, JOIN: [10.1.0.1] }
+    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 10.1.0.1, advertise_addr: 10.1.0.1 }
+`;
+    const retry = simulate(plan.replace("JOIN", "retry_join"), [], { consulVersion: "1.8.7" });
+    expect(retry.obs.consul!["c1"]!.leader).toBe("10.1.0.1:8300");
+    const once = simulate(plan.replace("JOIN", "start_join"), [], { consulVersion: "1.8.7" });
+    expect(once.obs.consul!["c1"]!.running).toBe(false);
+    expect(once.results.find((r) => r.id === "consul_agent:c1")!.message).toMatch(/Error joining/);
+    const modern = simulate(plan.replace("JOIN", "start_join"), [], { consulVersion: "1.15.4" });
+    expect(modern.obs.consul!["c1"]!.leader).toBe("10.1.0.1:8300");
+  });
+  it("conflicting bootstrap_expect values: no bootstrap, no leader (B25 kind)", () => {
+    const s = simulate(`
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 10.1.0.1/24 }] }
+  - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24 }] }
+  - { name: c, nics: [{ name: eth0, address: 10.1.0.3/24 }] }
+consul:
+  agents:
+    - { name: s1, host: a, server: true, bootstrap_expect: 3, bind_addr: 10.1.0.1, retry_join: [10.1.0.2, 10.1.0.3] }
+    - { name: s2, host: b, server: true, bootstrap_expect: 2, bind_addr: 10.1.0.2, retry_join: [10.1.0.1] }
+    - { name: s3, host: c, server: true, bootstrap_expect: 3, bind_addr: 10.1.0.3, retry_join: [10.1.0.1] }
+`);
+    expect(leaderOf(s.obs)).toEqual(new Set([""]));
+  });
+});
+
+describe("MTU and VXLAN", () => {
+  it("underlay 1400 with a default overlay: small pings pass, 1450-byte pings fail", () => {
+    const s = simulate("swarm-consul", ["mtu:lan=1400"]);
+    expect(s.probe({ from: "web-service-1", to: "api-service-1" }).ok).toBe(true);
+    const big = s.probe({ from: "web-service-1", to: "api-service-1", size: 1422 });
+    expect(big.ok).toBe(false);
+    expect(big.reason).toMatch(/MTU 1400/);
+    expect(s.probe({ from: "web-service-1", to: "web-service-2", size: 1000 }).ok).toBe(true);
+  });
+  it("B11: NIC MTU 1450 and a default overlay: non-DF pings are fragmented and pass, DF ones fail", () => {
+    const text = `
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 10.1.0.1/24, mtu: 1450 }] }
+  - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24, mtu: 1450 }] }
+swarm: { managers: [a], workers: [b] }
+networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]
+containers: [{ name: x, host: a, networks: [o] }, { name: y, host: b, networks: [o] }]
+`;
+    const s = simulate(text);
+    expect(s.probe({ from: "x", to: "y", size: 1422 }).ok).toBe(true);
+    const ip = s.obs.containers["y"]!.addresses["o"]!;
+    const df = s.world.traceProbe({ from: "x", to: ip, by: "address", size: 1422, proto: "icmp" });
+    expect(df.result.ok).toBe(true);
+    const r = trace(s.world.topo, s.world, "ctr:x", parseIp(ip)!, { proto: "icmp", ipSize: 1450, df: true });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/fragmentation needed/);
+  });
+  it("B08: encrypted overlay with ESP blocked: same-host pings pass, cross-host pings fail", () => {
+    const fw = "firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377 }, { proto: tcp, port: 7946 }, { proto: udp, port: 7946 }, { proto: udp, port: 4789 }] }";
+    const s = simulate(`
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 10.1.0.1/24 }], ${fw} }
+  - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24 }], ${fw} }
+swarm: { managers: [a], workers: [b] }
+networks: [{ name: o, driver: overlay, attachable: true, encrypted: true, subnet: 10.20.0.0/16 }]
+containers: [{ name: x, host: a, networks: [o] }, { name: x2, host: a, networks: [o] }, { name: y, host: b, networks: [o] }]
+`);
+    expect(s.probe({ from: "x", to: "x2" }).ok).toBe(true);
+    const cross = s.probe({ from: "x", to: "y" });
+    expect(cross.ok).toBe(false);
+    expect(cross.reason).toMatch(/ESP/);
+  });
+  it("B20: an overlay on the LAN's subnet swallows the LAN for its containers", () => {
+    const s = simulate(`
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 192.168.99.7/24 }] }
+  - { name: b, nics: [{ name: eth0, address: 192.168.99.8/24 }] }
+swarm: { managers: [a], workers: [b] }
+networks: [{ name: o, driver: overlay, attachable: true, subnet: 192.168.99.0/24 }]
+containers: [{ name: x, host: a, networks: [{ network: o, ip: 192.168.99.5 }] }]
+`);
+    const r = s.probe({ from: "x", to: "192.168.99.8" });
+    expect(r.ok).toBe(false);
+    expect(r.hops!.some((h) => /overlay o/.test(h.note))).toBe(true);
+  });
+});
+
+describe("macvlan underlays", () => {
+  const base = (platform: string) => `
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 192.168.1.11/24, gateway: 192.168.1.1 }], platform: ${platform} }
+  - { name: b, nics: [{ name: eth0, address: 192.168.1.12/24, gateway: 192.168.1.1 }], platform: ${platform} }
+networks:
+  - { name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }] }
+containers:
+  - { name: x, host: a, networks: [mv] }
+  - { name: x2, host: a, networks: [mv] }
+  - { name: y, host: b, networks: [mv] }
+`;
+  it("B33: other hosts reach the container; its own host does not", () => {
+    const s = simulate(base("{ kind: bare-metal }"));
+    expect(s.probe({ from: "host:b", to: "x" }).ok).toBe(true);
+    const own = s.probe({ from: "host:a", to: "x" });
+    expect(own.ok).toBe(false);
+    expect(own.reason).toMatch(/parent isolation/);
+  });
+  it("B34: a vSphere port group without promiscuous mode: only same-host macvlan peers", () => {
+    const s = simulate(base("{ kind: vsphere, promiscuous: reject }"));
+    expect(s.probe({ from: "x", to: "x2" }).ok).toBe(true);
+    expect(s.probe({ from: "x", to: "y" }).reason).toMatch(/promiscuous/);
+  });
+  it("B35: a public cloud NIC: no L2 beyond the host", () => {
+    const s = simulate(base("{ kind: aws }"));
+    expect(s.probe({ from: "x", to: "y" }).ok).toBe(false);
+    expect(s.probe({ from: "x", to: "x2" }).ok).toBe(true);
+  });
+  it("B36: overlapping per-host ranges hand out the same address; delivery breaks", () => {
+    const s = simulate(base("{ kind: bare-metal }").replace("hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.128/27 }]"));
+    expect(s.obs.containers["x"]!.addresses["mv"]).toBe(s.obs.containers["y"]!.addresses["mv"]);
+    expect(s.probe({ from: "x2", to: "y" }).reason).toMatch(/claimed by/);
+  });
+});
+
+describe("determinism", () => {
+  it("the same plan and faults give the same observation", () => {
+    const a = simulate("swarm-consul", ["stop:consul-server-2", "mtu:lan=1400"]);
+    const b = simulate("swarm-consul", ["stop:consul-server-2", "mtu:lan=1400"]);
+    expect(JSON.stringify(a.obs)).toBe(JSON.stringify(b.obs));
+  });
+});
