@@ -11,10 +11,10 @@ export const CONSUL_IMAGE = "crosshost/consul:1.8.7";
 export const CONSUL_VERSION = "1.8.7";
 /** Label on every image the project builds; teardown and the driver treat only such images as their own. */
 export const OWNED_LABEL = "crosshost.owned";
-const HASH_LABEL = "crosshost.content-hash";
+export const HASH_LABEL = "crosshost.content-hash";
 // bump when the recipe changes in a way the manifest does not capture
 const RECIPE_VERSION = "1";
-const IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export const IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** An image rootfs tar in the cache, ready for `docker import`. */
 export interface BuiltImage {

@@ -1,3 +1,5 @@
+import type { StartedLab } from "../lab.js";
+import { importImage, type BuiltImage } from "../images.js";
 import { access, mkdir, readdir, writeFile } from "node:fs/promises";
 import { NetnsTransport } from "../../src/drivers/transports/netns-transport.js";
 import type { Transport } from "../../src/drivers/transport.js";
@@ -143,7 +145,8 @@ export class NetnsLab {
 }
 
 /** A running lab; every fault primitive records what it changes in the state file. */
-export class StartedNetnsLab {
+export class StartedNetnsLab implements StartedLab {
+  readonly backend = "netns" as const;
   readonly name: string;
   readonly hosts: readonly string[];
   readonly labDir: string;
@@ -173,6 +176,15 @@ export class StartedNetnsLab {
       this.#transports.set(host, t);
     }
     return t;
+  }
+
+  async loadImage(host: string, image: BuiltImage): Promise<boolean> {
+    return importImage(this, host, image);
+  }
+
+  /** Files crosshost writes for a host (Consul configuration) live under the host's lab directory. */
+  hostDir(host: string): string {
+    return `${this.#host(host).dir}/files`;
   }
 
   /** "unix:///…/docker.sock" of the host's own dockerd. */

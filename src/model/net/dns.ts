@@ -12,13 +12,21 @@ export function resolveName(topo: Topology, from: Container | undefined, name: s
   if (from.networkMode === "host") return { ok: false, reason: `${from.name} uses the host network: no embedded DNS, "${name}" does not resolve` };
   const target = topo.index.containers.get(name) ?? topo.plan.containers.find((c) => c.attachments.some((a) => a.aliases.includes(name)));
   if (!target) return { ok: false, reason: `no container is named "${name}"` };
+  let otherEngine = false;
   for (const a of from.attachments) {
     if (a.network === "bridge") continue;
     const shared = target.attachments.find((b) => b.network === a.network && (target.name === name || b.aliases.includes(name)));
     if (!shared) continue;
+    // Each engine's DNS knows the containers of its own local networks; only swarm networks share names
+    // across hosts (measured in the lab: macvlan containers on two hosts do not resolve each other).
+    if (topo.index.networks.get(a.network)?.scope !== "swarm" && target.host !== from.host) {
+      otherEngine = true;
+      continue;
+    }
     const ip = topo.allocation.addresses.get(target.name, a.network);
     if (ip !== undefined) return { ok: true, ip, network: a.network };
   }
+  if (otherEngine) return { ok: false, reason: `"${name}" does not resolve from ${from.name}: ${target.name} runs on ${target.host}, and a local network's names are known only to its own host's engine` };
   const onlyDefault = from.attachments.every((a) => a.network === "bridge") || target.attachments.every((a) => a.network === "bridge");
   return {
     ok: false,

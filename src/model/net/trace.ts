@@ -272,6 +272,14 @@ function deliverInDomain(ctx: Ctx, sender: Netns, iface: Iface, d: Domain, nextH
         const senderIsChild = senderChild || iface.kind === "shim";
         const recvIsChild = recvChild || recvIface?.kind === "shim";
         if (senderParent === recvParent && senderIsChild !== recvIsChild) {
+          // A shim on the parent is itself a child: the host answers ARP for any of its addresses on any
+          // interface (Linux's weak host model), so a child reaches the host's NIC address through the shim.
+          const hostNs = senderIsChild ? topo.netns.get(m.netns!) : sender;
+          const shim = senderIsChild ? hostNs?.ifaces.find((i) => i.kind === "shim" && i.parent === senderParent) : undefined;
+          if (shim) {
+            ctx.hops.push({ at: here, note: `→ ${memberLabel(ctx, m)} through its shim ${shim.name} (the host answers ARP for its addresses on any interface)` });
+            return { member: m };
+          }
           return { failure: fail(ctx, "isolation", here, `${host(ctx, senderHost).name}'s ${senderParent} and its own macvlan children cannot talk (kernel macvlan parent isolation); add a macvlan shim`) };
         }
         if (senderIsChild && recvIsChild) {

@@ -87,7 +87,7 @@ const show = (v: unknown): string => (v === undefined ? "—" : typeof v === "st
 export function compareObservations(predicted: Observation, actual: Observation): Difference[] {
   const out: Difference[] = [];
   const diff = (what: string, p: unknown, a: unknown, note?: string) => {
-    if (JSON.stringify(p) !== JSON.stringify(a)) out.push({ what, predicted: show(p), actual: show(a), ...(note ? { note } : {}) });
+    if (JSON.stringify(canonical(p)) !== JSON.stringify(canonical(a))) out.push({ what, predicted: show(canonical(p)), actual: show(canonical(a)), ...(note ? { note } : {}) });
   };
   for (const h of Object.keys(predicted.hosts)) {
     const p = predicted.hosts[h]!, a = actual.hosts[h];
@@ -128,4 +128,11 @@ export function compareObservations(predicted: Observation, actual: Observation)
     if (p.ok !== a.ok) out.push({ what: `probe ${probeKey(p)}`, predicted: p.ok ? "reaches" : "unreachable", actual: a.ok ? "reaches" : `unreachable${a.reason ? ` (${a.reason})` : ""}`, ...(p.reason ? { note: p.reason } : {}) });
   }
   return out;
+}
+
+/** Objects with their keys sorted, so that the order a driver listed things in never counts. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  return v;
 }

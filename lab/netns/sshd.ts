@@ -1,0 +1,411 @@
+// A real OpenSSH sshd inside lab hosts (lab-notes 3), and a way for this process to reach them.
+//
+// Each sshd runs in its host's netns and UTS namespace, listens on the host's plan address, and sets
+// DOCKER_HOST to the host's own dockerd, so `docker …` over SSH reaches that host's engine. Everything
+// lives under <labDir>/ssh, and every sshd (and every process it starts) lives in a lab netns, so
+// `lab down` removes it all even after a crash (teardown kills every process in a lab netns and deletes
+// the lab dir). stop() does the same at once.
+//
+// The root netns has no address on the lab switch (on purpose: the lab stays isolated), so clients
+// reach the hosts from a vantage host inside the lab: labDialer() runs a tiny TCP relay there through
+// nsenter and hands its stdio to ssh2 as the socket. withOperator() adds such a host to a spec.
+import { spawn } from "node:child_process";
+import { appendFile, chmod, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { Duplex } from "node:stream";
+import type { ChildProcess } from "node:child_process";
+import { DialError, dialErrorText, type Dialer } from "../../src/drivers/transports/dial.js";
+import { knownHostsName } from "../../src/drivers/transports/known-hosts.js";
+import type { SshHost } from "../../src/drivers/transports/ssh-pool.js";
+import type { SshEndpoint } from "../../src/drivers/transports/ssh-transport.js";
+import type { LabSpec } from "../spec.js";
+import { LabError } from "./errors.js";
+import type { HostLayout } from "./layout.js";
+import type { StartedNetnsLab } from "./netns-lab.js";
+import { isRunning, listProcesses, must, pidsInNetns, signalAll, sleep, tryRun, waitExited } from "./sys.js";
+
+export const SSHD_BINARY = "/usr/sbin/sshd";
+/** Privilege-separation directory the Debian sshd needs (lab-notes 3); shared by every sshd, left in place. */
+const PRIVSEP_DIR = "/run/sshd";
+const START_TIMEOUT_MS = 10_000;
+
+/** Adds a host that stands for the operator's machine on the first segment (the SSH client's vantage point). */
+export function withOperator(spec: LabSpec, operator: { name?: string; address?: string; nic?: string } = {}): LabSpec {
+  const seg = spec.segments[0];
+  if (!seg) throw new LabError(`lab ${spec.name} has no segment to plug an operator host into`);
+  const first = spec.hosts.find((h) => h.name === seg.members[0]?.host)?.nics.find((n) => n.name === seg.members[0]?.nic);
+  const name = operator.name ?? "operator";
+  const nic = operator.nic ?? "eth0";
+  return {
+    ...spec,
+    hosts: [...spec.hosts, { name, nics: [{ name: nic, address: operator.address ?? "192.168.1.10", prefix: first?.prefix ?? 24, mtu: first?.mtu ?? 1500 }] }],
+    segments: spec.segments.map((s, i) => (i === 0 ? { ...s, members: [...s.members, { host: name, nic }] } : s)),
+  };
+}
+
+// The relay run inside the vantage netns: connect, say "OK" (or "ERR <code> <message>") on stderr, then
+// pipe stdin/stdout to the socket until either side ends.
+const RELAY = `
+const net = require("net");
+const [host, port, ms] = process.argv.slice(1);
+const fail = (code, msg) => { process.stderr.write("ERR " + code + " " + msg + "\\n"); process.exit(2); };
+const s = net.connect({ host, port: Number(port) });
+const t = setTimeout(() => fail("ETIMEDOUT", "timed out"), Number(ms));
+s.once("error", (e) => fail(e.code || "ECONNECT", e.message));
+s.once("connect", () => {
+  clearTimeout(t);
+  s.removeAllListeners("error");
+  s.on("error", () => process.exit(1));
+  s.setNoDelay(true);
+  process.stderr.write("OK\\n");
+  process.stdin.pipe(s);
+  s.pipe(process.stdout);
+  s.on("close", () => process.exit(0));
+});
+`;
+
+/** A child process's stdin/stdout as one Duplex; destroying it kills the child. */
+class ChildStream extends Duplex {
+  readonly #child: ChildProcess;
+  constructor(child: ChildProcess) {
+    super();
+    this.#child = child;
+    child.stdout?.on("data", (b: Buffer) => {
+      if (!this.push(b)) child.stdout?.pause();
+    });
+    child.stdout?.on("end", () => this.push(null));
+    child.stdin?.on("error", () => undefined);
+    child.on("exit", () => this.push(null));
+  }
+  override _read(): void {
+    this.#child.stdout?.resume();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    const stdin = this.#child.stdin;
+    if (!stdin || stdin.destroyed) return cb(new Error("relay process is gone"));
+    stdin.write(chunk, (e) => cb(e ?? null));
+  }
+  override _final(cb: (e?: Error | null) => void): void {
+    this.#child.stdin?.end(() => cb());
+  }
+  override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
+    this.#child.kill("SIGKILL");
+    cb(err);
+  }
+}
+
+/** A Dialer whose TCP connections start inside the netns `netns` (a lab host's), via nsenter and a relay. */
+export function netnsDialer(netns: string): Dialer {
+  return (address, port, timeoutMs) =>
+    new Promise<Duplex>((resolve, reject) => {
+      const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, "-e", RELAY, address, String(port), String(timeoutMs)], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let settled = false;
+      let errText = "";
+      const settle = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(guard);
+        fn();
+      };
+      // the relay times out by itself; this only covers a relay that never starts
+      const guard = setTimeout(() => settle(() => {
+        child.kill("SIGKILL");
+        reject(new DialError("ETIMEDOUT", `timed out after ${timeoutMs / 1000} s (no answer to the TCP connect)`));
+      }), timeoutMs + 5_000);
+      child.on("error", (e) => settle(() => reject(new DialError("ERELAY", `cannot start the relay in netns ${netns}: ${e.message}`))));
+      child.stderr?.on("data", (b: Buffer) => {
+        errText += b.toString("utf8");
+        const line = errText.split("\n")[0];
+        if (!errText.includes("\n") || line === undefined) return;
+        if (line === "OK") {
+          settle(() => resolve(new ChildStream(child)));
+          return;
+        }
+        const m = /^ERR (\S+) ?(.*)$/.exec(line);
+        const code = m?.[1] ?? "ERELAY";
+        settle(() => {
+          child.kill("SIGKILL");
+          reject(new DialError(code, code === "ETIMEDOUT" ? `timed out after ${timeoutMs / 1000} s (no answer to the TCP connect)` : dialErrorText(code)));
+        });
+      });
+      child.on("exit", (code) => settle(() => reject(new DialError("ERELAY", `relay in netns ${netns} exited (${code}) before connecting: ${errText.trim()}`))));
+    });
+}
+
+export interface LabSshdOptions {
+  /** Hosts that get an sshd; default every lab host except the vantage. */
+  readonly hosts?: readonly string[];
+  /** Host the client dials from (its netns); default "operator" if the lab has it, else the first host. */
+  readonly vantage?: string;
+  readonly port?: number;
+}
+
+interface HostSsh {
+  readonly layout: HostLayout;
+  readonly address: string;
+  readonly dir: string;
+  readonly config: string;
+  readonly hostKey: string;
+  readonly pidfile: string;
+  readonly log: string;
+}
+
+/** sshd on lab hosts, the client key they accept, and a known_hosts file with their host keys. */
+export class LabSshd {
+  readonly lab: StartedNetnsLab;
+  readonly dir: string;
+  readonly port: number;
+  readonly hosts: readonly string[];
+  readonly vantage: string;
+  /** Private key (ed25519, no passphrase) whose public half every sshd accepts for root. */
+  readonly clientKey: string;
+  /** known_hosts with every sshd's current host key (written at start; not updated by regenerateHostKey). */
+  readonly knownHostsFile: string;
+  readonly authorizedKeys: string;
+  /** Dials from the vantage host's netns. */
+  readonly dialer: Dialer;
+  readonly #hosts: Map<string, HostSsh>;
+
+  private constructor(lab: StartedNetnsLab, hosts: Map<string, HostSsh>, dir: string, port: number, vantage: string) {
+    this.lab = lab;
+    this.dir = dir;
+    this.port = port;
+    this.#hosts = hosts;
+    this.hosts = [...hosts.keys()];
+    this.vantage = vantage;
+    this.clientKey = `${dir}/client_ed25519`;
+    this.knownHostsFile = `${dir}/known_hosts`;
+    this.authorizedKeys = `${dir}/authorized_keys`;
+    this.dialer = netnsDialer(lab.netnsOf(vantage));
+  }
+
+  /** Generates keys, writes configs, starts every sshd and waits until each listens. */
+  static async start(lab: StartedNetnsLab, options: LabSshdOptions = {}): Promise<LabSshd> {
+    const port = options.port ?? 22;
+    const vantage = options.vantage ?? (lab.hosts.includes("operator") ? "operator" : lab.hosts[0] ?? "");
+    const names = options.hosts ?? lab.hosts.filter((h) => h !== vantage);
+    const dir = `${lab.labDir}/ssh`;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const hosts = new Map<string, HostSsh>();
+    for (const name of names) {
+      const layout = lab.layout.hosts.find((h) => h.name === name);
+      if (!layout) throw new LabError(`no host ${JSON.stringify(name)} in lab ${lab.name}`);
+      const address = layout.nics[0]?.address;
+      if (address === undefined) throw new LabError(`host ${name} has no NIC to listen on`);
+      const hdir = `${dir}/${layout.dir.split("/").pop() ?? name}`;
+      hosts.set(name, {
+        layout, address, dir: hdir, config: `${hdir}/sshd_config`, hostKey: `${hdir}/ssh_host_ed25519_key`, pidfile: `${hdir}/sshd.pid`, log: `${hdir}/sshd.log`,
+      });
+    }
+    const sshd = new LabSshd(lab, hosts, dir, port, vantage);
+    try {
+      await mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
+      await generateKey(sshd.clientKey, { comment: `crosshost lab ${lab.name} client` });
+      await writeFile(sshd.authorizedKeys, await readFile(`${sshd.clientKey}.pub`), { mode: 0o600 });
+      await Promise.all([...hosts.values()].map(async (h) => {
+        await mkdir(h.dir, { recursive: true, mode: 0o700 });
+        await generateKey(h.hostKey, { comment: `crosshost lab ${lab.name} host ${h.layout.name}` });
+        await writeFile(h.config, sshdConfig(h, port, sshd.authorizedKeys, lab.dockerHost(h.layout.name)));
+      }));
+      await sshd.writeKnownHosts(sshd.knownHostsFile);
+      await Promise.all(sshd.hosts.map((h) => sshd.startHost(h)));
+    } catch (e) {
+      await sshd.stop().catch(() => undefined);
+      throw e;
+    }
+    return sshd;
+  }
+
+  address(host: string): string {
+    return this.#host(host).address;
+  }
+
+  /** The host's ssh block as a plan would carry it: root with the client key, no sudo. */
+  target(host: string, overrides: Partial<SshEndpoint> = {}): SshEndpoint {
+    return { address: this.address(host), port: this.port, user: "root", keyFile: this.clientKey, agent: false, sudo: false, ...overrides };
+  }
+
+  sshHosts(hosts: readonly string[] = this.hosts): SshHost[] {
+    return hosts.map((host) => ({ host, target: this.target(host) }));
+  }
+
+  /** "ssh-ed25519 AAAA…" of the host's current key. */
+  async hostPublicKey(host: string): Promise<string> {
+    return (await readFile(`${this.#host(host).hostKey}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
+  }
+
+  /** "SHA256:…" of the host's current key, from ssh-keygen itself. */
+  async hostKeyFingerprint(host: string): Promise<string> {
+    const r = await must(["ssh-keygen", "-l", "-E", "sha256", "-f", `${this.#host(host).hostKey}.pub`]);
+    const fp = r.stdout.split(/\s+/)[1];
+    if (fp === undefined) throw new LabError(`ssh-keygen -l printed no fingerprint: ${r.stdout}`);
+    return fp;
+  }
+
+  /** Writes a known_hosts for `hosts` (default all); hashed with OpenSSH's own `ssh-keygen -H`. */
+  async writeKnownHosts(file: string, options: { hosts?: readonly string[]; hashed?: boolean } = {}): Promise<void> {
+    const lines = await Promise.all((options.hosts ?? this.hosts).map(async (h) => `${knownHostsName(this.address(h), this.port)} ${await this.hostPublicKey(h)}\n`));
+    await writeFile(file, lines.join(""), { mode: 0o600 });
+    if (options.hashed) {
+      await must(["ssh-keygen", "-q", "-H", "-f", file]);
+      await rm(`${file}.old`, { force: true });
+    }
+  }
+
+  /** Gives the host a new host key and restarts its sshd (existing connections keep the old one). */
+  async regenerateHostKey(host: string): Promise<void> {
+    const h = this.#host(host);
+    await rm(h.hostKey, { force: true });
+    await rm(`${h.hostKey}.pub`, { force: true });
+    await generateKey(h.hostKey, { comment: `crosshost lab ${this.lab.name} host ${host} (regenerated)` });
+    await this.stopListener(host);
+    await this.startHost(host);
+  }
+
+  /** Generates a client key; authorized for root on every sshd unless authorize is false. */
+  async generateClientKey(name: string, options: { passphrase?: string; authorize?: boolean } = {}): Promise<string> {
+    const file = `${this.dir}/${name}`;
+    await rm(file, { force: true });
+    await rm(`${file}.pub`, { force: true });
+    await generateKey(file, { passphrase: options.passphrase ?? "", comment: `crosshost lab ${this.lab.name} ${name}` });
+    if (options.authorize !== false) await appendFile(this.authorizedKeys, await readFile(`${file}.pub`));
+    return file;
+  }
+
+  /** Connections sshd accepted (authenticated) since it was first started on this host. */
+  async acceptedConnections(host: string): Promise<number> {
+    const text = await readFile(this.#host(host).log, "utf8").catch(() => "");
+    return text.split("\n").filter((l) => /\bAccepted (publickey|password|keyboard-interactive)\b/.test(l)).length;
+  }
+
+  /** The sshd log of the host (for assertions and debugging). */
+  logFile(host: string): string {
+    return this.#host(host).log;
+  }
+
+  /** Kills the per-connection sshd processes (not the listener): clients see their connection drop. */
+  async dropConnections(host: string): Promise<number> {
+    const listener = await this.#listenerPid(host);
+    const sessions = (await this.#sshdPids(host)).filter((p) => p !== listener);
+    signalAll(sessions, "SIGKILL");
+    await waitExited(sessions, 5_000);
+    return sessions.length;
+  }
+
+  /** Starts the host's sshd (after stopListener or stop) and waits until it listens. */
+  async startHost(host: string): Promise<void> {
+    const h = this.#host(host);
+    const logSize = await stat(h.log).then((s) => s.size, () => 0);
+    const test = await tryRun([SSHD_BINARY, "-t", "-f", h.config]);
+    if (test.code !== 0) throw new LabError("sshd rejects its configuration", { host, command: [SSHD_BINARY, "-t", "-f", h.config], code: test.code, stderr: test.stderr });
+    // sshd forks into the background by itself, inside the host's netns and UTS namespace
+    await must(["nsenter", `--net=/run/netns/${h.layout.netns}`, `--uts=${h.layout.utsFile}`, "--", SSHD_BINARY, "-f", h.config, "-E", h.log], { host });
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      const log = (await readFile(h.log, "utf8").catch(() => "")).slice(logSize);
+      if (/Server listening on/.test(log)) return;
+      if (/fatal|error: Bind to port|Cannot bind/i.test(log) || Date.now() > deadline) {
+        throw new LabError(Date.now() > deadline ? "sshd did not start listening" : "sshd failed to start", { host, stderr: log.trim(), logFile: h.log });
+      }
+      await sleep(20);
+    }
+  }
+
+  /** Stops the host's listening sshd only (connections it accepted stay up). */
+  async stopListener(host: string): Promise<void> {
+    const pid = await this.#listenerPid(host);
+    if (pid === undefined) return;
+    signalAll([pid], "SIGTERM");
+    if ((await waitExited([pid], 3_000)).length > 0) signalAll([pid], "SIGKILL");
+    await waitExited([pid], 3_000);
+    await rm(this.#host(host).pidfile, { force: true });
+  }
+
+  /** Stops sshd on the given hosts (default all): listener, connections and the commands they run. Idempotent. */
+  async stop(hosts: readonly string[] = this.hosts): Promise<void> {
+    await Promise.all(hosts.map(async (host) => {
+      const roots = await this.#sshdPids(host);
+      const all = await withDescendants(roots);
+      signalAll(all, "SIGTERM");
+      const left = await waitExited(all, 2_000);
+      signalAll(left, "SIGKILL");
+      const stuck = await waitExited(left, 3_000);
+      if (stuck.length > 0) throw new LabError(`sshd processes ${stuck.join(", ")} did not exit`, { host });
+      await rm(this.#host(host).pidfile, { force: true });
+    }));
+  }
+
+  async #listenerPid(host: string): Promise<number | undefined> {
+    const pid = Number((await readFile(this.#host(host).pidfile, "utf8").catch(() => "")).trim());
+    return pid > 0 && (await this.#sshdPids(host)).includes(pid) ? pid : undefined;
+  }
+
+  /** sshd processes in the host's netns (only ours can be there: the netns belongs to the lab). */
+  async #sshdPids(host: string): Promise<number[]> {
+    const pids = await pidsInNetns(`/run/netns/${this.#host(host).layout.netns}`);
+    const exes = await Promise.all(pids.map((p) => readlink(`/proc/${p}/exe`).catch(() => "")));
+    return pids.filter((_, i) => exes[i] === SSHD_BINARY);
+  }
+
+  #host(host: string): HostSsh {
+    const h = this.#hosts.get(host);
+    if (!h) throw new LabError(`host ${JSON.stringify(host)} has no lab sshd (have: ${this.hosts.join(", ")})`);
+    return h;
+  }
+}
+
+function sshdConfig(h: HostSsh, port: number, authorizedKeys: string, dockerHost: string): string {
+  return [
+    `# crosshost lab sshd for ${h.layout.name}`,
+    `ListenAddress ${h.address}:${port}`,
+    `HostKey ${h.hostKey}`,
+    `PidFile ${h.pidfile}`,
+    `AuthorizedKeysFile ${authorizedKeys}`,
+    "PermitRootLogin prohibit-password",
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    // direct-tcpip channels: the jump-host path
+    "AllowTcpForwarding yes",
+    "X11Forwarding no",
+    "PrintMotd no",
+    "UseDNS no",
+    "LogLevel INFO",
+    // SHLVL=1: bash skips ~/.bashrc for sshd commands (it sources it only at shell level 1). Lab hosts share
+    // this machine's /root, whose .bashrc may be slow (here it runs `pyenv init`: ~200 ms per command).
+    `SetEnv DOCKER_HOST="${dockerHost}" SHLVL=1`,
+    "",
+  ].join("\n");
+}
+
+/** ssh-keygen an ed25519 key pair at file (+ .pub). */
+export async function generateKey(file: string, options: { passphrase?: string; comment?: string } = {}): Promise<void> {
+  await must(["ssh-keygen", "-q", "-t", "ed25519", "-N", options.passphrase ?? "", "-C", options.comment ?? "crosshost", "-f", file]);
+  await chmod(file, 0o600);
+}
+
+/** The pids plus all their descendants (found through /proc/<pid>/stat's ppid). */
+async function withDescendants(roots: readonly number[]): Promise<number[]> {
+  const procs = await listProcesses();
+  const parent = new Map<number, number>();
+  await Promise.all(procs.map(async (p) => {
+    const s = await readFile(`/proc/${p.pid}/stat`, "utf8").catch(() => "");
+    const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid > 0) parent.set(p.pid, ppid);
+  }));
+  const out = new Set(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, ppid] of parent) {
+      if (!out.has(pid) && out.has(ppid)) {
+        out.add(pid);
+        grew = true;
+      }
+    }
+  }
+  const alive = await Promise.all([...out].map(async (p) => ((await isRunning(p)) ? p : undefined)));
+  return alive.filter((p): p is number => p !== undefined);
+}

@@ -1,0 +1,614 @@
+// The real driver: applies compiled steps to real Docker engines through a Transport per host (a lab
+// host's namespace, a dind node, or SSH), and observes reality with real probes in the same shape as the
+// simulator's prediction. Every value from the plan reaches a command as one argv word.
+import type { ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../../model/observation.js";
+import { formatIp, parseIp } from "../../model/ip.js";
+import type { AddressRef, Plan } from "../../model/plan.js";
+import { indexPlan, type PlanIndex } from "../../model/plan.js";
+import { PLACEHOLDER, renderStep } from "../../model/steps/render.js";
+import { OWNER_LABEL, PLAN_LABEL, type ConsulAgentStep, type ContainerRunStep, type Step, type StepResult } from "../../model/steps/step.js";
+import type { Driver } from "../driver.js";
+import type { ExecResult, Transport } from "../transport.js";
+import { mapLimit } from "./limit.js";
+
+/** Faults a backend can inject (a lab); real hosts over SSH have none. */
+export interface FaultInjector {
+  stopEngine(host: string): Promise<void>;
+  startEngine(host: string): Promise<void>;
+  cutHost(host: string): Promise<void>;
+  restoreHost(host: string): Promise<void>;
+  setSegmentMtu(segment: string, mtu: number): Promise<void>;
+  blockPort(fromHost: string, toHost: string, proto: "tcp" | "udp", port: number): Promise<void>;
+  unblockPort(fromHost: string, toHost: string, proto: "tcp" | "udp", port: number): Promise<void>;
+}
+
+/** What actually runs for a workload container: the lab substitutes images it can build. */
+export interface Workload {
+  readonly image: string;
+  readonly command?: readonly string[];
+}
+
+export interface RealDriverOptions {
+  readonly name?: string;
+  readonly transport: (host: string) => Transport;
+  /** Directory on the host for files crosshost writes (Consul configuration and data). */
+  readonly hostDir: (host: string) => string;
+  /** Image and command for a workload container (default: as planned). */
+  readonly workload?: (step: ContainerRunStep) => Workload;
+  /** Image and argv prefix for a Consul agent (default: the plan's image, `agent …` as the seed). */
+  readonly consulImage?: (step: ConsulAgentStep) => { image: string; argv: readonly string[] };
+  readonly faults?: FaultInjector;
+  /** Progress and command log. */
+  readonly log?: (host: string, message: string) => void;
+  /** How long observe() waits for the clusters to settle after a change. */
+  readonly settleTimeoutMs?: number;
+}
+
+const DOCKER_TIMEOUT = 60_000;
+
+export class RealDriver implements Driver {
+  readonly name: string;
+  private readonly index: PlanIndex;
+  private changedAt = Date.now();
+
+  constructor(readonly plan: Plan, private readonly opts: RealDriverOptions) {
+    this.name = opts.name ?? "real";
+    this.index = indexPlan(plan);
+  }
+
+  private t(host: string): Transport {
+    return this.opts.transport(host);
+  }
+
+  private async run(host: string, argv: readonly string[], stdin?: string, timeoutMs = DOCKER_TIMEOUT): Promise<ExecResult> {
+    const started = Date.now();
+    const r = await this.t(host).exec(argv, { ...(stdin !== undefined ? { stdin } : {}), timeoutMs });
+    this.opts.log?.(host, `$ ${argv.join(" ")} → ${r.code} (${Date.now() - started} ms)${r.code !== 0 && r.stderr ? `: ${r.stderr.trim().split("\n").pop()}` : ""}`);
+    return r;
+  }
+
+  private async docker(host: string, args: readonly string[], stdin?: string): Promise<ExecResult> {
+    return this.run(host, ["docker", ...args], stdin);
+  }
+
+  private ok(step: Step, message: string, unchanged = false): StepResult {
+    if (!unchanged) this.changedAt = Date.now();
+    return { id: step.id, status: unchanged ? "unchanged" : "done", message };
+  }
+
+  private failed(step: Step, r: ExecResult | string): StepResult {
+    const message = typeof r === "string" ? r : (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).split("\n").slice(-2).join(" ");
+    return { id: step.id, status: "failed", message };
+  }
+
+  // ---- apply ---------------------------------------------------------------------------------
+
+  async apply(step: Step): Promise<StepResult> {
+    try {
+      return await this.applyStep(step);
+    } catch (e) {
+      return this.failed(step, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private async applyStep(step: Step): Promise<StepResult> {
+    switch (step.kind) {
+      case "kernel_module": {
+        const have = await this.run(step.host, ["test", "-d", `/sys/module/${step.module}`]);
+        if (have.code === 0) return this.ok(step, `${step.module} is loaded`, true);
+        // Built into the kernel (no /sys/module entry, modprobe may not even exist): try the link type.
+        if (await this.linkTypeWorks(step.host, step.module)) return this.ok(step, `${step.module} is available (built in)`, true);
+        const r = await this.run(step.host, ["modprobe", step.module]);
+        if (r.code === 0) return this.ok(step, `${step.module} loaded`);
+        return this.failed(step, r.code === 127 ? `no ${step.module} in this kernel, and no modprobe to load it` : r);
+      }
+      case "gwbridge_create": {
+        const have = await this.docker(step.host, ["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "docker_gwbridge"]);
+        if (have.code === 0) return have.stdout.trim() === step.subnet ? this.ok(step, "docker_gwbridge exists", true) : this.failed(step, `docker_gwbridge exists with ${have.stdout.trim()}, not ${step.subnet}: remove it (after leaving the swarm) first`);
+        return this.runRendered(step);
+      }
+      case "swarm_init": {
+        const state = await this.swarmState(step.host);
+        if (state === "active") return this.ok(step, "already in a swarm", true);
+        const r = await this.runRendered(step);
+        if (r.status === "done") await this.remember(step.host, "swarm-formed", "yes");
+        return r;
+      }
+      case "ingress_replace": {
+        const have = await this.docker(step.host, ["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "ingress"]);
+        if (have.code === 0 && have.stdout.trim() === step.subnet) return this.ok(step, "ingress already on the planned subnet", true);
+        return this.runRendered(step);
+      }
+      case "swarm_join": {
+        if ((await this.swarmState(step.host)) === "active") return this.ok(step, "already in a swarm", true);
+        return this.runRendered(step);
+      }
+      case "network_create": {
+        const have = await this.docker(step.host, ["network", "inspect", "--format", `{{index .Labels "${OWNER_LABEL}"}}`, step.network]);
+        if (have.code === 0) {
+          return have.stdout.trim() === "true" ? this.ok(step, `${step.network} exists`, true) : this.failed(step, `a network named ${step.network} already exists and crosshost did not create it: left untouched`);
+        }
+        return this.runRendered(step);
+      }
+      case "shim_create": {
+        const have = await this.run(step.host, ["ip", "-o", "link", "show", "dev", step.name]);
+        if (have.code === 0) return this.ok(step, `${step.name} exists`, true);
+        for (const c of renderStep(step, { plan: this.plan.name })) {
+          const r = await this.run(step.host, c.argv);
+          if (r.code !== 0) return this.failed(step, r);
+        }
+        // Marked as ours, so that destroy removes it and nothing else.
+        await this.run(step.host, ["ip", "link", "set", "dev", step.name, "alias", `${OWNER_LABEL}=${this.plan.name}`]);
+        return this.ok(step, `${step.name} on ${step.parent}`);
+      }
+      case "consul_agent":
+        return this.consulAgent(step);
+      case "container_run":
+        return this.containerRun(step);
+      case "service_register":
+        return this.serviceRegister(step);
+      case "fault":
+        return this.fault(step);
+    }
+  }
+
+  /** Creates and deletes a throwaway link of the module's type in the host's namespace. */
+  private async linkTypeWorks(host: string, module: string): Promise<boolean> {
+    const name = `cxprobe${process.pid % 10000}`;
+    const h = this.index.hosts.get(host);
+    const parent = h?.nics[0]?.name;
+    const spec: Record<string, string[]> = {
+      macvlan: parent ? ["link", parent, "type", "macvlan", "mode", "bridge"] : [],
+      ipvlan: parent ? ["link", parent, "type", "ipvlan", "mode", "l2"] : [],
+      vxlan: ["type", "vxlan", "id", "4242", "dstport", "0"],
+      "8021q": parent ? ["link", parent, "type", "vlan", "id", "4042"] : [],
+    };
+    const args = spec[module];
+    if (!args || args.length === 0) return false;
+    const r = await this.run(host, ["ip", "link", "add", name, ...args]);
+    if (r.code !== 0) return false;
+    await this.run(host, ["ip", "link", "del", name]);
+    return true;
+  }
+
+  private async runRendered(step: Step): Promise<StepResult> {
+    for (const c of renderStep(step, { plan: this.plan.name })) {
+      const argv = await this.resolve(step, c.argv);
+      const r = await this.run(step.host, argv, c.stdin);
+      if (r.code !== 0) return this.failed(step, r);
+    }
+    return this.ok(step, step.reason);
+  }
+
+  /** Fills in values only known now: join tokens, container and host addresses. */
+  private async resolve(step: Step, argv: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const word of argv) {
+      let w = word;
+      for (const m of [...word.matchAll(PLACEHOLDER)]) {
+        const [whole, kind, arg] = m as unknown as [string, string, string];
+        w = w.replace(whole, await this.placeholder(step, kind, arg));
+      }
+      out.push(w);
+    }
+    return out;
+  }
+
+  private async placeholder(_step: Step, kind: string, arg: string): Promise<string> {
+    if (kind === "join-token") {
+      const [role, host] = arg.split("@") as [string, string];
+      const r = await this.docker(host, ["swarm", "join-token", "-q", role]);
+      if (r.code !== 0) throw new Error(`cannot get a ${role} join token from ${host}: ${r.stderr.trim()}`);
+      return r.stdout.trim();
+    }
+    if (kind === "host-address") return formatIp(this.index.hosts.get(arg)!.nics[0]!.ip);
+    const [container, network] = arg.split("@") as [string, string];
+    const ip = await this.containerAddress(container, network || undefined);
+    if (ip === undefined) throw new Error(`${container} has no address${network ? ` on ${network}` : ""}`);
+    return ip;
+  }
+
+  private async addressOf(ref: AddressRef): Promise<string | undefined> {
+    if (ref.kind === "ip") return formatIp(ref.ip);
+    if (ref.kind === "host") return formatIp(this.index.hosts.get(ref.host)!.nics[0]!.ip);
+    return this.containerAddress(ref.container, ref.network);
+  }
+
+  private async containerAddress(name: string, network?: string): Promise<string | undefined> {
+    const c = this.index.containers.get(name);
+    if (!c) return undefined;
+    if (c.networkMode === "host") return formatIp(this.index.hosts.get(c.host)!.nics[0]!.ip);
+    const addrs = await this.inspectAddresses(c.host, name);
+    const net = network ?? c.attachments[0]?.network;
+    return net !== undefined ? addrs[net] : undefined;
+  }
+
+  private async inspectAddresses(host: string, name: string): Promise<Record<string, string>> {
+    const r = await this.docker(host, ["inspect", "--format", "{{json .NetworkSettings.Networks}}", name]);
+    if (r.code !== 0) return {};
+    try {
+      const nets = JSON.parse(r.stdout) as Record<string, { IPAddress?: string }>;
+      return Object.fromEntries(Object.entries(nets).filter(([, v]) => v.IPAddress).map(([k, v]) => [k, v.IPAddress!]));
+    } catch {
+      return {};
+    }
+  }
+
+  private async swarmState(host: string): Promise<string> {
+    const r = await this.docker(host, ["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    return r.code === 0 ? r.stdout.trim() : "unknown";
+  }
+
+  /** Small per-host facts crosshost keeps about what it did (who formed the swarm). */
+  private async remember(host: string, key: string, value: string): Promise<void> {
+    const dir = this.opts.hostDir(host);
+    await this.run(host, ["mkdir", "-p", dir]);
+    await this.run(host, ["tee", `${dir}/${key}`], value);
+  }
+
+  private async recall(host: string, key: string): Promise<string | undefined> {
+    const r = await this.run(host, ["cat", `${this.opts.hostDir(host)}/${key}`]);
+    return r.code === 0 ? r.stdout.trim() : undefined;
+  }
+
+  private async containerState(host: string, name: string): Promise<{ exists: boolean; running: boolean; owned: boolean }> {
+    const r = await this.docker(host, ["inspect", "--format", `{{.State.Running}} {{index .Config.Labels "${OWNER_LABEL}"}}`, name]);
+    if (r.code !== 0) return { exists: false, running: false, owned: false };
+    const [running, owned] = r.stdout.trim().split(" ");
+    return { exists: true, running: running === "true", owned: owned === "true" };
+  }
+
+  private async consulAgent(step: ConsulAgentStep): Promise<StepResult> {
+    const cur = await this.containerState(step.host, step.agent);
+    if (cur.exists && !cur.owned) return this.failed(step, `a container named ${step.agent} exists and crosshost did not create it: left untouched`);
+    if (cur.running) return this.ok(step, `agent ${step.agent} running`, true);
+    if (cur.exists) {
+      const r = await this.docker(step.host, ["start", step.agent]);
+      return r.code === 0 ? this.ok(step, `agent ${step.agent} started again`) : this.failed(step, r);
+    }
+    const dir = `${this.opts.hostDir(step.host)}/consul/${step.agent}`;
+    const cfg = `${dir}/config`;
+    const data = `${dir}/data`;
+    const rendered = renderStep(step, { plan: this.plan.name, consulConfigDir: cfg, consulDataDir: data })[0]!;
+    for (const argv of [["mkdir", "-p", cfg, data]]) {
+      const r = await this.run(step.host, argv);
+      if (r.code !== 0) return this.failed(step, r);
+    }
+    const w = await this.run(step.host, ["tee", rendered.file!.path], rendered.file!.content);
+    if (w.code !== 0) return this.failed(step, w);
+    let argv = [...rendered.argv];
+    if (this.opts.consulImage) {
+      const sub = this.opts.consulImage(step);
+      const at = argv.indexOf(step.image);
+      argv = [...argv.slice(0, at), sub.image, ...sub.argv, ...argv.slice(at + 1)];
+    }
+    const r = await this.run(step.host, argv);
+    return r.code === 0 ? this.ok(step, `agent ${step.agent} started`) : this.failed(step, r);
+  }
+
+  private async containerRun(step: ContainerRunStep): Promise<StepResult> {
+    const cur = await this.containerState(step.host, step.container);
+    if (cur.exists && !cur.owned) return this.failed(step, `a container named ${step.container} exists and crosshost did not create it: left untouched`);
+    if (cur.running) return this.ok(step, `${step.container} running`, true);
+    if (cur.exists) {
+      const r = await this.docker(step.host, ["start", step.container]);
+      return r.code === 0 ? this.ok(step, `${step.container} started again`) : this.failed(step, r);
+    }
+    const [run, ...connects] = renderStep(step, { plan: this.plan.name });
+    let argv = [...run!.argv];
+    if (this.opts.workload) {
+      const w = this.opts.workload(step);
+      const at = argv.lastIndexOf(step.image);
+      argv = [...argv.slice(0, at), w.image, ...(w.command ?? [])];
+    }
+    const r = await this.run(step.host, argv);
+    if (r.code !== 0) {
+      // Docker creates the container before it fails to start it (a taken address): remove our leftover.
+      await this.docker(step.host, ["rm", "-f", step.container]);
+      return this.failed(step, r);
+    }
+    for (const c of connects) {
+      const cr = await this.run(step.host, c.argv);
+      if (cr.code !== 0) return this.failed(step, cr);
+    }
+    return this.ok(step, `${step.container} running`);
+  }
+
+  private agentHttp(agentName: string): string {
+    const a = this.index.agents.get(agentName)!;
+    const client = a.clientAddr.split(" ")[0] ?? "127.0.0.1";
+    const host = client === "0.0.0.0" || client === "" ? "127.0.0.1" : client;
+    return `http://${host}:${a.ports.http}`;
+  }
+
+  /** GET on the agent's HTTP API, from inside the agent's own container (busybox wget). */
+  private async agentGet(agentName: string, path: string): Promise<{ ok: boolean; body: string }> {
+    const a = this.index.agents.get(agentName)!;
+    const r = await this.run(a.host, ["docker", "exec", a.name, "wget", "-q", "-O", "-", `${this.agentHttp(agentName)}${path}`], undefined, 15_000);
+    return { ok: r.code === 0, body: r.stdout };
+  }
+
+  private async serviceRegister(step: Extract<Step, { kind: "service_register" }>): Promise<StepResult> {
+    const a = this.index.agents.get(step.agent)!;
+    const have = await this.agentGet(step.agent, `/v1/agent/service/${encodeURIComponent(step.service)}`);
+    if (have.ok) return this.ok(step, `${step.service} registered`, true);
+    const address = await this.addressOf(step.address);
+    const service: Record<string, unknown> = { id: step.service, name: step.name, tags: step.tags, address, port: step.port };
+    if (step.check) {
+      const target = await this.addressOf(step.check.target);
+      service.check = step.check.type === "http"
+        ? { http: `http://${target}:${step.check.port}${step.check.path === "/" ? "" : step.check.path}`, interval: step.check.interval, timeout: step.check.timeout }
+        : { tcp: `${target}:${step.check.port}`, interval: step.check.interval, timeout: step.check.timeout };
+    }
+    const file = `${this.opts.hostDir(a.host)}/consul/${a.name}/service-${step.service}.json`;
+    const w = await this.run(a.host, ["tee", file], JSON.stringify({ service }, null, 2));
+    if (w.code !== 0) return this.failed(step, w);
+    const cp = await this.docker(a.host, ["cp", file, `${a.name}:/tmp/service-${step.service}.json`]);
+    if (cp.code !== 0) return this.failed(step, cp);
+    const r = await this.docker(a.host, ["exec", a.name, "consul", "services", "register", `-http-addr=${this.agentHttp(a.name)}`, `/tmp/service-${step.service}.json`]);
+    return r.code === 0 ? this.ok(step, `${step.service} registered with ${a.name}`) : this.failed(step, r);
+  }
+
+  private async fault(step: Extract<Step, { kind: "fault" }>): Promise<StepResult> {
+    const f = step.fault;
+    const inj = this.opts.faults;
+    const need = (): FaultInjector => {
+      if (!inj) throw new Error(`this driver cannot inject ${f.kind} (only a lab can)`);
+      return inj;
+    };
+    switch (f.kind) {
+      case "stop_host": await need().cutHost(f.host); await need().stopEngine(f.host); break;
+      case "start_host": await need().restoreHost(f.host); await need().startEngine(f.host); break;
+      case "stop_engine": await need().stopEngine(f.host); break;
+      case "start_engine": await need().startEngine(f.host); break;
+      case "cut_host": await need().cutHost(f.host); break;
+      case "restore_host": await need().restoreHost(f.host); break;
+      case "set_mtu": await need().setSegmentMtu(f.segment, f.mtu); break;
+      case "block_port": await need().blockPort(f.from, f.to, f.proto, f.port); break;
+      case "unblock_port": await need().unblockPort(f.from, f.to, f.proto, f.port); break;
+      case "stop_agent": case "stop_container": {
+        const name = "agent" in f ? f.agent : f.container;
+        const host = this.index.containers.get(name)!.host;
+        const r = await this.docker(host, ["stop", "-t", "10", name]);
+        if (r.code !== 0) return this.failed(step, r);
+        break;
+      }
+      case "start_agent": case "start_container": {
+        const name = "agent" in f ? f.agent : f.container;
+        const host = this.index.containers.get(name)!.host;
+        const r = await this.docker(host, ["start", name]);
+        if (r.code !== 0) return this.failed(step, r);
+        break;
+      }
+      case "partition": {
+        const groupOf = new Map<string, number>();
+        f.groups.forEach((g, i) => g.forEach((h) => groupOf.set(h, i)));
+        for (const h of this.plan.hosts) if (!groupOf.has(h.name)) groupOf.set(h.name, f.groups.length);
+        for (const a of this.plan.hosts) {
+          for (const b of this.plan.hosts) {
+            if (groupOf.get(a.name) === groupOf.get(b.name)) continue;
+            for (const nic of b.nics) {
+              const r = await this.run(a.name, ["iptables", "-I", "INPUT", "-s", formatIp(nic.ip), "-m", "comment", "--comment", `${OWNER_LABEL} partition`, "-j", "DROP"]);
+              if (r.code !== 0) return this.failed(step, r);
+            }
+          }
+        }
+        break;
+      }
+    }
+    this.changedAt = Date.now();
+    return this.ok(step, `fault ${f.kind} applied`);
+  }
+
+  // ---- observe -------------------------------------------------------------------------------
+
+  /**
+   * Observes reality. Clusters need time after a change (Swarm heartbeats, Serf failure detection, Raft
+   * elections): the observation is repeated until two consecutive ones agree, or the settle time is up.
+   */
+  async observe(probes: readonly ProbeSpec[]): Promise<Observation> {
+    const deadline = Date.now() + (this.opts.settleTimeoutMs ?? 60_000);
+    let prev = await this.observeState();
+    for (;;) {
+      if (Date.now() >= deadline) break;
+      await sleep(1500);
+      const next = await this.observeState();
+      if (JSON.stringify(next) === JSON.stringify(prev) && Date.now() - this.changedAt > 3000) {
+        prev = next;
+        break;
+      }
+      prev = next;
+    }
+    const results = await mapLimit(probes, 12, (p) => this.probe(p, prev.containers));
+    return { driver: this.name, ...prev, probes: results };
+  }
+
+  private async observeState(): Promise<Omit<Observation, "driver" | "probes">> {
+    const hosts: Record<string, HostObservation> = {};
+    await Promise.all(this.plan.hosts.map(async (h) => {
+      const alive = await this.run(h.name, ["true"], undefined, 10_000);
+      const nets = alive.code === 0 ? await this.docker(h.name, ["network", "ls", "--format", "{{.Name}}"]) : undefined;
+      hosts[h.name] = {
+        up: alive.code === 0,
+        engine: nets?.code === 0,
+        networks: nets?.code === 0 ? nets.stdout.split("\n").map((s) => s.trim()).filter((s) => s && !["bridge", "host", "none"].includes(s)).sort() : [],
+      };
+    }));
+    const containers: Record<string, ContainerObservation> = {};
+    await Promise.all(this.plan.containers.filter((c) => !c.agent).map(async (c) => {
+      const st = await this.containerState(c.host, c.name);
+      const addrs = st.running ? await this.inspectAddresses(c.host, c.name) : {};
+      const planned = new Set(c.attachments.map((a) => a.network));
+      containers[c.name] = {
+        host: c.host,
+        state: st.running ? "running" : st.exists ? "exited" : "absent",
+        addresses: Object.fromEntries(Object.entries(addrs).filter(([k]) => planned.has(k))),
+      };
+    }));
+    return { hosts: sortKeys(hosts, this.plan.hosts.map((h) => h.name)), containers: sortKeys(containers, this.plan.containers.map((c) => c.name)), swarm: await this.observeSwarm(hosts), consul: await this.observeConsul(), services: await this.observeServices() };
+  }
+
+  private async observeSwarm(hosts: Record<string, HostObservation>): Promise<SwarmObservation | null> {
+    const swarm = this.plan.swarm;
+    if (!swarm) return null;
+    const active: string[] = [];
+    await Promise.all(swarm.nodes.map(async (n) => {
+      if (!hosts[n.host]?.engine) return;
+      if ((await this.swarmState(n.host)) === "active") active.push(n.host);
+    }));
+    active.sort();
+    for (const m of swarm.nodes.filter((n) => n.role === "manager" && active.includes(n.host))) {
+      const r = await this.docker(m.host, ["node", "ls", "--format", "{{.Hostname}}\t{{.Status}}\t{{.ManagerStatus}}"]);
+      if (r.code !== 0) continue;
+      const rows = r.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("\t") as [string, string, string?]);
+      let leader: string | null = null;
+      const nodes = swarm.nodes.map((n) => {
+        const row = rows.find((x) => x[0] === n.host);
+        const status = (row?.[1] ?? "").toLowerCase() === "ready" ? "ready" as const : "down" as const;
+        const ms = (row?.[2] ?? "").toLowerCase();
+        const manager = ms === "leader" ? "leader" as const : ms === "reachable" ? "reachable" as const : ms === "unreachable" ? "unreachable" as const : undefined;
+        if (manager === "leader") leader = n.host;
+        return { host: n.host, role: (row ? (ms ? "manager" : "worker") : n.role) as "manager" | "worker", status, ...(manager ? { manager } : {}) };
+      });
+      return { nodes, leader, active };
+    }
+    return { nodes: [], leader: null, active };
+  }
+
+  private async observeConsul(): Promise<Record<string, ConsulAgentObservation> | null> {
+    const consul = this.plan.consul;
+    if (!consul) return null;
+    const out: Record<string, ConsulAgentObservation> = {};
+    await Promise.all(consul.agents.map(async (a) => {
+      const st = await this.containerState(a.host, a.name);
+      const leader = st.running ? await this.agentGet(a.name, "/v1/status/leader") : undefined;
+      if (!st.running || !leader?.ok) {
+        out[a.name] = { running: false, leader: "", peers: [], members: {}, memberCounts: { alive: 0, failed: 0, left: 0 } };
+        return;
+      }
+      const peers = await this.agentGet(a.name, "/v1/status/peers");
+      const members = await this.agentGet(a.name, "/v1/agent/members");
+      const m: Record<string, "alive" | "failed" | "left"> = {};
+      const counts = { alive: 0, failed: 0, left: 0 };
+      for (const x of parseJson<{ Name: string; Status: number }[]>(members.body) ?? []) {
+        // Serf member status: 1 alive, 2 leaving, 3 left, 4 failed.
+        const s = x.Status === 1 ? "alive" : x.Status === 3 || x.Status === 2 ? "left" : "failed";
+        m[x.Name] = s;
+        counts[s]++;
+      }
+      out[a.name] = { running: true, leader: parseJson<string>(leader.body) ?? "", peers: (parseJson<string[]>(peers.body) ?? []).sort(), members: m, memberCounts: counts };
+    }));
+    return sortKeys(out, consul.agents.map((a) => a.name));
+  }
+
+  private async observeServices(): Promise<Record<string, ServiceObservation>> {
+    const out: Record<string, ServiceObservation> = {};
+    for (const s of this.plan.services) {
+      const agent = this.index.agents.get(s.agent)!;
+      const st = await this.containerState(agent.host, agent.name);
+      if (!st.running) {
+        out[s.id] = { agent: s.agent, registered: false, health: "unknown", reason: `agent ${s.agent} is not running` };
+        continue;
+      }
+      const svc = await this.agentGet(s.agent, `/v1/agent/service/${encodeURIComponent(s.id)}`);
+      if (!svc.ok) {
+        out[s.id] = { agent: s.agent, registered: false, health: "unknown", reason: "not registered" };
+        continue;
+      }
+      if (!s.check) {
+        out[s.id] = { agent: s.agent, registered: true, health: "passing" };
+        continue;
+      }
+      const checks = parseJson<Record<string, { ServiceID: string; Status: string; Output: string }>>((await this.agentGet(s.agent, "/v1/agent/checks")).body) ?? {};
+      const c = Object.values(checks).find((x) => x.ServiceID === s.id);
+      const health = (c?.Status ?? "unknown") as ServiceObservation["health"];
+      out[s.id] = { agent: s.agent, registered: true, health, ...(c && health !== "passing" ? { reason: c.Output.trim().split("\n")[0] ?? "" } : {}) };
+    }
+    return out;
+  }
+
+  private async probe(p: ProbeSpec, containers: Record<string, ContainerObservation>): Promise<ProbeResult> {
+    const fromHost = p.from.startsWith("host:") ? p.from.slice(5) : this.index.containers.get(p.from)?.host;
+    if (!fromHost) return { ...p, ok: false, reason: `no endpoint ${p.from}` };
+    let target: string | undefined;
+    if (p.by === "name") target = p.to;
+    else if (parseIp(p.to) !== undefined) target = p.to;
+    else if (p.to.startsWith("host:")) target = formatIp(this.index.hosts.get(p.to.slice(5))!.nics[0]!.ip);
+    else {
+      const c = this.index.containers.get(p.to);
+      const addrs = containers[p.to]?.addresses ?? {};
+      if (c?.networkMode === "host") target = formatIp(this.index.hosts.get(c.host)!.nics[0]!.ip);
+      else if (p.network) target = addrs[p.network];
+      else {
+        const from = p.from.startsWith("host:") ? undefined : this.index.containers.get(p.from);
+        const shared = c?.attachments.find((a) => from?.attachments.some((b) => b.network === a.network) && addrs[a.network]);
+        target = shared ? addrs[shared.network] : c?.attachments.map((a) => addrs[a.network]).find((x) => x !== undefined);
+      }
+    }
+    if (target === undefined) return { ...p, ok: false, reason: `${p.to} has no address` };
+    if (p.proto !== "icmp") {
+      const argv = ["nc", "-z", "-w", "2", target, String(p.port)];
+      const r = p.from.startsWith("host:") ? await this.run(fromHost, argv, undefined, 10_000) : await this.docker(fromHost, ["exec", p.from, ...argv]);
+      return { ...p, ok: r.code === 0, address: target, ...(r.code !== 0 ? { reason: lastLine(r) || `${p.proto}/${p.port} refused or timed out` } : {}) };
+    }
+    // busybox ping (no DF) inside containers, as the seed does; the host's ping from its namespace.
+    const ping = ["ping", "-c", "2", "-W", "2", "-s", String(p.size), target];
+    const r = p.from.startsWith("host:") ? await this.run(fromHost, ping, undefined, 15_000) : await this.docker(fromHost, ["exec", p.from, ...ping]);
+    const ok = r.code === 0 && / 0% packet loss|[1-9]\d* (?:packets )?received/.test(r.stdout) && !/ 100% packet loss/.test(r.stdout);
+    return { ...p, ok, address: target, ...(ok ? {} : { reason: lastLine(r) || "no reply" }) };
+  }
+
+  // ---- teardown ------------------------------------------------------------------------------
+
+  /** Removes what crosshost created (by label), the swarm only where crosshost formed it. */
+  async teardown(): Promise<void> {
+    await Promise.all(this.plan.hosts.map(async (h) => {
+      const alive = await this.run(h.name, ["docker", "info", "--format", "{{.ID}}"], undefined, 15_000);
+      if (alive.code !== 0) return;
+      const ids = await this.docker(h.name, ["ps", "-aq", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`]);
+      const list = ids.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+      if (list.length > 0) await this.docker(h.name, ["rm", "-f", "-v", ...list]);
+      const nets = await this.docker(h.name, ["network", "ls", "-q", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`]);
+      for (const n of nets.stdout.split("\n").map((s) => s.trim()).filter(Boolean)) await this.docker(h.name, ["network", "rm", n]);
+    }));
+    // Leave the swarm only where crosshost joined or formed it; workers and joiners first, then managers.
+    const nodes = this.plan.swarm?.nodes ?? [];
+    const order = [...nodes.filter((n) => n.role === "worker"), ...nodes.filter((n) => n.role === "manager" && n.host !== this.plan.swarm?.init), ...nodes.filter((n) => n.host === this.plan.swarm?.init)];
+    for (const n of order) {
+      if ((await this.swarmState(n.host)) !== "active") continue;
+      const formed = n.host === this.plan.swarm?.init ? await this.recall(n.host, "swarm-formed") : "joined";
+      if (formed === undefined) continue;
+      await this.docker(n.host, ["swarm", "leave", "--force"]);
+    }
+    for (const h of this.plan.hosts) {
+      for (const s of h.shims) {
+        const link = await this.run(h.name, ["ip", "-o", "link", "show", "dev", s.name]);
+        if (link.code === 0 && link.stdout.includes(`alias ${OWNER_LABEL}=${this.plan.name}`)) await this.run(h.name, ["ip", "link", "del", "dev", s.name]);
+      }
+      await this.run(h.name, ["rm", "-rf", `${this.opts.hostDir(h.name)}/consul`, `${this.opts.hostDir(h.name)}/swarm-formed`]);
+    }
+    this.changedAt = Date.now();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function lastLine(r: ExecResult): string {
+  return (r.stderr.trim() || r.stdout.trim()).split("\n").filter(Boolean).pop() ?? "";
+}
+
+function sortKeys<T>(o: Record<string, T>, order: readonly string[]): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of order) if (k in o) out[k] = o[k]!;
+  return out;
+}
