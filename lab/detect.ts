@@ -1,4 +1,4 @@
-import { access } from "node:fs/promises";
+import { access, readdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { runArgv } from "../src/drivers/transports/local-transport.js";
 import {
@@ -10,6 +10,8 @@ import {
   crosshostCacheDir,
   elfInfo,
 } from "./images.js";
+import { canBuildNode, probePull } from "./dind/node-image.js";
+import { probeMachineEngine } from "./dind/outer-engine.js";
 
 /** One detected capability: present, with a detail (a version), or missing, with the reason. */
 export type Capability = { readonly ok: true; readonly detail?: string } | { readonly ok: false; readonly reason: string };
@@ -156,4 +158,96 @@ async function detectConsul(options: DetectOptions): Promise<Capability> {
   } catch (e) {
     return no(`not cached and Debian bullseye not reachable through apt: ${(e as Error).message.split("\n")[0] ?? ""}`);
   }
+}
+
+// ---------- docker-in-docker lab (lab/dind) ----------
+
+export interface DindLabCaps {
+  readonly dockerCli: Capability;
+  /** The machine's engine answers, or a private one can be started (root, dockerd, network namespaces). */
+  readonly engine: Capability;
+  readonly testcontainers: Capability;
+  /** A node image is cached, can be built (mmdebstrap) or pulled (docker:dind). */
+  readonly nodeImage: Capability;
+  readonly busyboxStatic: Capability;
+  readonly consul: Capability;
+}
+
+/** Capabilities the dind lab cannot work without; the rest gate individual features. */
+export const DIND_REQUIRED_CAPS = ["dockerCli", "engine", "testcontainers", "nodeImage"] as const;
+
+export type DindLabDetection =
+  | { readonly ok: true; readonly caps: DindLabCaps; readonly engine: "machine" | "private" }
+  | { readonly ok: false; readonly reasons: string[]; readonly caps: DindLabCaps };
+
+/** Detects what the dind lab needs, starting and creating nothing. Never throws. */
+export async function detectDindLab(options: DetectOptions = {}): Promise<DindLabDetection> {
+  const [dockerCli, machine, tools, consul, testcontainers] = await Promise.all([
+    version(["docker", "--version"], /Docker version (\S+?),/),
+    probeMachineEngine(),
+    detectTools(),
+    detectConsul(options),
+    import("testcontainers").then(
+      (): Capability => yes("testcontainers importable"),
+      (e: unknown) => no(`the npm package testcontainers does not load: ${(e as Error).message.split("\n")[0] ?? ""}`),
+    ),
+  ]);
+
+  let engine: Capability;
+  let kind: "machine" | "private" | undefined;
+  if (machine.ok) {
+    engine = yes(`the machine's engine at ${machine.dockerHost} (${machine.version})`);
+    kind = "machine";
+  } else {
+    const lacks = [
+      ...(process.getuid?.() === 0 ? [] : ["root"]),
+      ...(tools.dockerd.ok ? [] : [`dockerd (${tools.dockerd.reason})`]),
+      ...(tools.nsenter.ok ? [] : [`nsenter (${tools.nsenter.reason})`]),
+    ];
+    engine = lacks.length === 0
+      ? yes(`no machine engine (${machine.reason}); a private dockerd ${tools.dockerd.ok ? (tools.dockerd.detail ?? "") : ""} will be started`)
+      : no(`no machine engine (${machine.reason}), and a private one needs ${lacks.join(", ")}`);
+    if (lacks.length === 0) kind = "private";
+  }
+
+  const cacheDir = options.cacheDir ?? crosshostCacheDir();
+  const cached = (await readdir(`${cacheDir}/images`).catch(() => [] as string[])).filter((f) => /^node-[0-9a-f]{16}\.tar$/.test(f));
+  let nodeImage: Capability;
+  const build = await canBuildNode();
+  if (build.ok) nodeImage = yes(cached.length > 0 ? `built node image cached (${cached.join(", ")}); mmdebstrap can rebuild it` : "buildable with mmdebstrap");
+  else if (kind === "machine" && (await probePull(machine.dockerHost))) nodeImage = yes("docker:dind can be pulled");
+  else nodeImage = no(`${build.reason}${kind === "machine" ? ", and docker:dind cannot be pulled" : ""}`);
+
+  const caps: DindLabCaps = { dockerCli, engine, testcontainers, nodeImage, busyboxStatic: tools.busyboxStatic, consul };
+  const reasons = DIND_REQUIRED_CAPS.flatMap((k) => {
+    const c = caps[k];
+    return c.ok ? [] : [`${k}: ${c.reason}`];
+  });
+  return reasons.length === 0 && kind !== undefined ? { ok: true, caps, engine: kind } : { ok: false, reasons, caps };
+}
+
+export type BackendChoice =
+  | { readonly ok: true; readonly backend: "netns" | "dind"; readonly why: string }
+  | { readonly ok: false; readonly why: string };
+
+/**
+ * Picks the lab backend for `--backend dind|netns|auto` and says why. auto prefers netns (no images, the
+ * fastest bring-up, lab-notes "Recommendation") and falls back to dind (any machine with a Docker engine).
+ */
+export async function chooseBackend(requested: "dind" | "netns" | "auto" = "auto", options: DetectOptions = {}): Promise<BackendChoice> {
+  const netns = requested === "dind" ? undefined : await detectNetnsLab({ probeConsul: false, ...options });
+  if (requested === "netns") {
+    return netns?.ok ? { ok: true, backend: "netns", why: "requested; network namespaces, bridges and dockerd are available" } : { ok: false, why: `netns backend requested but unusable: ${netns && !netns.ok ? netns.reasons.join("; ") : ""}` };
+  }
+  if (requested === "auto" && netns?.ok) return { ok: true, backend: "netns", why: "auto: root with network namespaces and dockerd here, the faster backend" };
+  const dind = await detectDindLab({ probeConsul: false, ...options });
+  const engineDetail = dind.caps.engine.ok ? (dind.caps.engine.detail ?? "") : "";
+  if (dind.ok) {
+    const why = requested === "dind" ? `requested; ${engineDetail}` : `auto: netns unusable (${netns && !netns.ok ? netns.reasons.join("; ") : "?"}); dind on ${engineDetail}`;
+    return { ok: true, backend: "dind", why };
+  }
+  const dindWhy = dind.reasons.join("; ");
+  return requested === "dind"
+    ? { ok: false, why: `dind backend requested but unusable: ${dindWhy}` }
+    : { ok: false, why: `no lab backend works here: netns: ${netns && !netns.ok ? netns.reasons.join("; ") : "?"}; dind: ${dindWhy}` };
 }

@@ -11,7 +11,7 @@ import { disableIpv6, must } from "../netns/sys.js";
 import { validateLabSpec, type LabSpec } from "../spec.js";
 import { dockerArgv, dockerMust, dockerTry, runWithFileStdin } from "./docker.js";
 import { defaultDindRoot, dindLayout, dindLayoutProblems, dindStateFileOf, LAB_LABEL, type DindHostLayout, type DindLayout } from "./layout.js";
-import { ensureNodeImage, probePull, type NodeImage } from "./node-image.js";
+import { engineStoreFile, ensureNodeImage, nodeRecipe, probePull, restoreEngineStore, saveEngineStore, type NodeImage } from "./node-image.js";
 import {
   INNER_DOCKERD_LOG,
   LOAD_IMAGE_SCRIPT,
@@ -198,13 +198,22 @@ async function build(store: DindStateStore, say: Say, options: DindUpOptions, ro
       say("engine", `the machine has no Docker engine (${probe.reason}): starting a private dockerd in its own network namespace`);
     }
   }
+  let storeFile: string | undefined;
+  let restored = false;
   if (dockerHost === undefined) {
     const e = privateEnginePaths(layout);
     await store.update((s) => {
       s.engine = e;
     });
     const recorded = store.state.engine as PrivateEngineState;
-    const version = await startPrivateEngine(recorded, (fn) => store.update(() => fn(recorded)), engineTimeoutMs);
+    if (options.nodeImage !== "pull") storeFile = await engineStoreFile(await nodeRecipe(options.cacheDir, (m) => say("image", m)));
+    const version = await startPrivateEngine(recorded, (fn) => store.update(() => fn(recorded)), engineTimeoutMs, async () => {
+      const t = Date.now();
+      if (storeFile !== undefined && (await restoreEngineStore(storeFile, e.dataRoot))) {
+        restored = true;
+        say("image", `node image store restored from ${storeFile} into the tmpfs data root (${Date.now() - t} ms)`);
+      }
+    });
     dockerHost = e.dockerHost;
     isPrivate = true;
     say("engine", `private dockerd ${version} answers on ${e.socket} (netns ${e.netns}, data root on tmpfs, log ${e.logFile})`);
@@ -238,6 +247,12 @@ async function build(store: DindStateStore, say: Say, options: DindUpOptions, ro
   await store.update((s) => {
     s.nodeImage = { tag: image.tag, source: image.source, baked: image.baked };
   });
+  if (isPrivate && storeFile !== undefined && !restored && image.flavor === "debian" && (image.source === "cache" || image.source === "built")) {
+    // now, while the data root holds the node image and nothing else
+    const t = Date.now();
+    await saveEngineStore((store.state.engine as PrivateEngineState).dataRoot, storeFile);
+    say("image", `saved the image store to ${storeFile} for the next private engine (${Date.now() - t} ms)`);
+  }
   say("image", `node image ${image.tag}: ${describeImageSource(image)} (${image.ms} ms)${image.notes.length > 0 ? `; ${image.notes.join("; ")}` : ""}`);
 
   // 4. switches: one internal network per segment
@@ -327,7 +342,7 @@ async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
 function describeImageSource(image: NodeImage): string {
   switch (image.source) {
     case "engine":
-      return "built earlier, already in the engine";
+      return "built earlier, already in the engine (or its restored image store)";
     case "cache":
       return "built earlier, imported from the cached rootfs tar";
     case "built":
@@ -375,15 +390,8 @@ async function switchAccessFor(state: DindLabState, bridge: string, image: strin
   return here.code === 0 ? { kind: "root" } : { kind: "helper", image };
 }
 
-/** A testcontainers GenericContainer with a fixed address on its network and the node's recorded id. */
+/** A testcontainers GenericContainer with a fixed address on its network (the name is recorded before it is created). */
 class NodeContainer extends GenericContainer {
-  readonly #onCreated: (id: string) => Promise<void>;
-
-  constructor(image: string, onCreated: (id: string) => Promise<void>) {
-    super(image);
-    this.#onCreated = onCreated;
-  }
-
   /** Plan address and host-name alias on the first network (testcontainers has no builder for either). */
   onNetwork(network: string, address: string, alias: string): this {
     this.withNetworkMode(network);
@@ -396,10 +404,6 @@ class NodeContainer extends GenericContainer {
     Object.assign(this.hostConfig, extra);
     return this;
   }
-
-  protected override async containerCreated(containerId: string): Promise<void> {
-    await this.#onCreated(containerId);
-  }
 }
 
 async function startNode(store: DindStateStore, dockerHost: string, image: NodeImage, h: DindHostLayout, mode: PrivilegeMode, timeoutMs: number): Promise<void> {
@@ -407,7 +411,7 @@ async function startNode(store: DindStateStore, dockerHost: string, image: NodeI
   if (!store.state.containers.includes(h.container)) await store.update((s) => s.containers.push(h.container));
   const firstNic = h.nics.find((n) => n.segment !== undefined);
   const firstSeg = layout.segments.find((s) => s.name === firstNic?.segment);
-  const c = new NodeContainer(image.tag, async () => undefined)
+  const c = new NodeContainer(image.tag)
     .withName(h.container)
     .withHostname(h.name)
     .withLabels({ [LAB_LABEL]: layout.lab, [OWNED_LABEL]: "true" })
@@ -454,7 +458,7 @@ async function wireNode(lab: StartedDindLab, dockerHost: string, h: DindHostLayo
   for (const r of h.routes) words.push("route", r.to, r.via ?? "-", r.dev ?? "-");
   const t = lab.transport(h.name);
   const r = await t.exec(["sh", "-c", WIRE_SCRIPT, "crosshost-wire", ...words], { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new LabError("wiring the node's NICs failed", { host: h.name, command: ["sh", "-c", "<wire script>", ...words], code: r.code, stderr: r.stderr });
+  if (r.code !== 0) throw new LabError("wiring the node's NICs failed", { host: h.name, command: shown(["sh", "-c", WIRE_SCRIPT, "crosshost-wire", ...words]), code: r.code, stderr: r.stderr });
 }
 
 /** A running dind lab; every fault primitive records what it changes in the state file. */
@@ -530,7 +534,7 @@ export class StartedDindLab implements StartedLab {
     const r = await this.transport(host).exec(argv, { timeoutMs: 300_000 });
     if (r.code === 3) return false;
     if (r.code === 0) return true;
-    if (r.code !== 4) throw new LabError(`docker import of ${image.tag} inside the node failed`, { host, command: argv, code: r.code, stderr: r.stderr });
+    if (r.code !== 4) throw new LabError(`docker import of ${image.tag} inside the node failed`, { host, command: shown(argv), code: r.code, stderr: r.stderr });
     const stream = dockerArgv(this.dockerHost, ["exec", "-i", h.container, "docker", "import", ...changes, "-", image.tag]);
     const s = await runWithFileStdin(stream, image.tar, 600_000);
     if (s.code !== 0) throw new LabError(`streaming ${image.tar} into the node's engine failed`, { host, command: stream, code: s.code, stderr: s.stderr });
@@ -562,7 +566,7 @@ export class StartedDindLab implements StartedLab {
     const grace = Math.ceil((options.graceMs ?? 20_000) / 1000);
     const argv = ["sh", "-c", STOP_ENGINE_SCRIPT, "crosshost-stop-engine", sig, String(grace)];
     const r = await this.transport(host).exec(argv, { timeoutMs: (grace + 15) * 1000 });
-    if (r.code !== 0) throw new LabError("stopping the node's dockerd failed", { host, command: argv, code: r.code, stderr: r.stderr });
+    if (r.code !== 0) throw new LabError("stopping the node's dockerd failed", { host, command: shown(argv), code: r.code, stderr: r.stderr });
   }
 
   /** Starts the node's dockerd again (its data on the node's tmpfs survives: images, containers, swarm state). */
@@ -570,10 +574,10 @@ export class StartedDindLab implements StartedLab {
     const seconds = Math.ceil((options.timeoutMs ?? 60_000) / 1000);
     const argv = ["sh", "-c", START_ENGINE_SCRIPT, "crosshost-start-engine", String(seconds)];
     const r = await this.transport(host).exec(argv, { timeoutMs: (seconds + 10) * 1000 });
-    if (r.code === 2) throw new LabError("dockerd already runs", { host, command: argv, stderr: r.stderr });
+    if (r.code === 2) throw new LabError("dockerd already runs", { host, command: shown(argv), stderr: r.stderr });
     if (r.code !== 0) {
       throw new LabError(r.code === TIMEOUT_EXIT_CODE ? "the node's dockerd did not start in time" : "the node's dockerd did not start", {
-        host, command: argv, code: r.code, stderr: `${r.stderr}\n(log inside the node: ${INNER_DOCKERD_LOG})`,
+        host, command: shown(argv), code: r.code, stderr: `${r.stderr}\n(log inside the node: ${INNER_DOCKERD_LOG})`,
       });
     }
   }
@@ -672,6 +676,11 @@ export class StartedDindLab implements StartedLab {
     if (!h) throw new LabError(`no host ${JSON.stringify(host)} in lab ${this.name} (hosts: ${this.hosts.join(", ")})`);
     return h;
   }
+}
+
+/** argv for error messages: a script passed with `sh -c` is shown by its name, not its text. */
+function shown(argv: readonly string[]): string[] {
+  return argv.map((a, i) => (a.includes("\n") ? `<${argv[i + 1] ?? "script"} script>` : a));
 }
 
 function sameRule(a: NodeRule, b: NodeRule): boolean {

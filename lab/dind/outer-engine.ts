@@ -105,6 +105,8 @@ export async function startPrivateEngine(
   e: PrivateEngineState,
   record: (fn: (e: PrivateEngineState) => void) => Promise<void>,
   timeoutMs = 30_000,
+  /** Runs on the empty data root before dockerd starts (to restore a cached image store). */
+  beforeStart?: () => Promise<void>,
 ): Promise<string> {
   if (process.getuid?.() !== 0) throw new LabError("starting a private Docker engine needs root (network namespace, tmpfs mount, dockerd)");
   const ctx = { host: "(outer engine)" };
@@ -124,6 +126,7 @@ export async function startPrivateEngine(
     s.dataMounted = true;
   });
   await must(["mount", "-t", "tmpfs", "-o", "mode=0711", "crosshost-dind", e.dataRoot], ctx);
+  await beforeStart?.();
   await writeFile(`${e.dir}/daemon.json`, `${JSON.stringify({ "deprecated-key-path": `${e.dir}/key.json` }, null, 2)}\n`);
 
   const argv = ["nsenter", `--net=/run/netns/${e.netns}`, "--", ...privateDockerdArgv(e)];
@@ -165,16 +168,23 @@ export async function startPrivateEngine(
  * containers are simply killed (by the engine's cgroup parent) instead of removed one by one.
  * Returns the pids that would not die.
  */
-export async function stopPrivateEngine(e: PrivateEngineState, graceMs = 3_000): Promise<number[]> {
+export async function stopPrivateEngine(e: PrivateEngineState, graceMs = 0): Promise<number[]> {
   const sockets = await shimSockets(e);
   const nodes = await pidsInCgroup(e.cgroupParent);
   signalAll(nodes, "SIGKILL");
+  await waitExited(nodes, 5_000);
   const pidfilePid = Number((await readFile(e.pidfile, "utf8").catch(() => "")).trim());
   const dockerds: number[] = [];
   for (const pid of new Set([...e.pids, ...(pidfilePid > 0 ? [pidfilePid] : [])])) if (await isPrivateEnginePid(pid, e)) dockerds.push(pid);
   const all = [...new Set([...dockerds, ...(await privateEngineProcesses(e))])];
-  signalAll(all, "SIGTERM");
-  signalAll(await waitExited(all, graceMs), "SIGKILL");
+  // measured here: a SIGTERMed dockerd takes 1-4 s to shut down, and nothing it would tidy survives
+  // teardown (the tmpfs data root, exec root mounts and netns all go), so by default it is simply killed
+  if (graceMs > 0) {
+    signalAll(all, "SIGTERM");
+    signalAll(await waitExited(all, graceMs), "SIGKILL");
+  } else {
+    signalAll(all, "SIGKILL");
+  }
   const stragglers = [...new Set([...(await privateEngineProcesses(e)), ...(await pidsInCgroup(e.cgroupParent))])];
   signalAll(stragglers, "SIGKILL");
   const stuck = await waitExited([...new Set([...all, ...nodes, ...stragglers])], 5_000);

@@ -8,7 +8,7 @@ import { readDindLabState, type DindLabState, type DindRecordedRule, type Switch
 import { removeTestcontainersLink } from "./testcontainers-env.js";
 
 export interface DindTeardownOptions {
-  /** How long the private outer dockerd gets after SIGTERM before it is killed; default 3 s. */
+  /** How long the private outer dockerd gets after SIGTERM before it is killed; default 0: SIGKILL at once. */
   readonly graceMs?: number;
   readonly onProgress?: (message: string) => void;
 }

@@ -7,12 +7,12 @@
 // the lab dir). stop() does the same at once.
 //
 // The root netns has no address on the lab switch (on purpose: the lab stays isolated), so clients
-// reach the hosts from a vantage host inside the lab: labDialer() runs a tiny TCP relay there through
-// nsenter and hands its stdio to ssh2 as the socket. withOperator() adds such a host to a spec.
-import { spawn } from "node:child_process";
+// reach the hosts from a vantage host inside the lab: a NetnsRelay there opens the TCP connections, and
+// LabSshd.dialer hands them to SshTransport as its `dial`. withOperator() adds such a host to a spec.
+import { spawn, type ChildProcess } from "node:child_process";
 import { appendFile, chmod, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
-import { Duplex } from "node:stream";
-import type { ChildProcess } from "node:child_process";
+import { connect } from "node:net";
+import type { Duplex } from "node:stream";
 import { DialError, dialErrorText, type Dialer } from "../../src/drivers/transports/dial.js";
 import { knownHostsName } from "../../src/drivers/transports/known-hosts.js";
 import type { SshHost } from "../../src/drivers/transports/ssh-pool.js";
@@ -42,95 +42,134 @@ export function withOperator(spec: LabSpec, operator: { name?: string; address?:
   };
 }
 
-// The relay run inside the vantage netns: connect, say "OK" (or "ERR <code> <message>") on stderr, then
-// pipe stdin/stdout to the socket until either side ends.
+// The relay: one node process inside the vantage netns, listening on a unix socket (paths are not
+// per-netns, so this process can reach it). Per connection it reads "<address> <port> <timeoutMs>\n",
+// connects from inside the netns, answers "OK\n" or "ERR <code> <message>\n", then pipes both ways.
+// It exits when its stdin closes, i.e. when the process that started it is gone.
 const RELAY = `
 const net = require("net");
-const [host, port, ms] = process.argv.slice(1);
-const fail = (code, msg) => { process.stderr.write("ERR " + code + " " + msg + "\\n"); process.exit(2); };
-const s = net.connect({ host, port: Number(port) });
-const t = setTimeout(() => fail("ETIMEDOUT", "timed out"), Number(ms));
-s.once("error", (e) => fail(e.code || "ECONNECT", e.message));
-s.once("connect", () => {
-  clearTimeout(t);
-  s.removeAllListeners("error");
-  s.on("error", () => process.exit(1));
-  s.setNoDelay(true);
-  process.stderr.write("OK\\n");
-  process.stdin.pipe(s);
-  s.pipe(process.stdout);
-  s.on("close", () => process.exit(0));
+const fs = require("fs");
+const path = process.argv[1];
+try { fs.unlinkSync(path); } catch {}
+const server = net.createServer({ allowHalfOpen: false }, (c) => {
+  let head = Buffer.alloc(0);
+  const onData = (b) => {
+    head = Buffer.concat([head, b]);
+    const nl = head.indexOf(10);
+    if (nl < 0) return;
+    c.off("data", onData);
+    c.pause();
+    const rest = head.subarray(nl + 1);
+    const [host, port, ms] = head.subarray(0, nl).toString().split(" ");
+    const s = net.connect({ host, port: Number(port) });
+    const t = setTimeout(() => { s.destroy(); c.end("ERR ETIMEDOUT timed out\\n"); }, Number(ms));
+    s.once("error", (e) => { clearTimeout(t); c.end("ERR " + (e.code || "ECONNECT") + " " + e.message + "\\n"); });
+    s.once("connect", () => {
+      clearTimeout(t);
+      s.removeAllListeners("error");
+      s.setNoDelay(true);
+      s.on("error", () => c.destroy());
+      c.on("error", () => s.destroy());
+      c.write("OK\\n");
+      if (rest.length > 0) s.write(rest);
+      c.pipe(s);
+      s.pipe(c);
+      c.resume();
+    });
+  };
+  c.on("data", onData);
+  c.on("error", () => undefined);
 });
+server.listen(path, () => process.stdout.write("READY\\n"));
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
 `;
 
-/** A child process's stdin/stdout as one Duplex; destroying it kills the child. */
-class ChildStream extends Duplex {
+/** A TCP relay inside a netns: dial() opens connections that start in that netns. */
+export class NetnsRelay {
+  readonly netns: string;
+  readonly socket: string;
   readonly #child: ChildProcess;
-  constructor(child: ChildProcess) {
-    super();
-    this.#child = child;
-    child.stdout?.on("data", (b: Buffer) => {
-      if (!this.push(b)) child.stdout?.pause();
-    });
-    child.stdout?.on("end", () => this.push(null));
-    child.stdin?.on("error", () => undefined);
-    child.on("exit", () => this.push(null));
-  }
-  override _read(): void {
-    this.#child.stdout?.resume();
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    const stdin = this.#child.stdin;
-    if (!stdin || stdin.destroyed) return cb(new Error("relay process is gone"));
-    stdin.write(chunk, (e) => cb(e ?? null));
-  }
-  override _final(cb: (e?: Error | null) => void): void {
-    this.#child.stdin?.end(() => cb());
-  }
-  override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
-    this.#child.kill("SIGKILL");
-    cb(err);
-  }
-}
 
-/** A Dialer whose TCP connections start inside the netns `netns` (a lab host's), via nsenter and a relay. */
-export function netnsDialer(netns: string): Dialer {
-  return (address, port, timeoutMs) =>
-    new Promise<Duplex>((resolve, reject) => {
-      const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, "-e", RELAY, address, String(port), String(timeoutMs)], {
-        stdio: ["pipe", "pipe", "pipe"],
+  private constructor(netns: string, socket: string, child: ChildProcess) {
+    this.netns = netns;
+    this.socket = socket;
+    this.#child = child;
+  }
+
+  /** Starts the relay (node, through nsenter) listening on `socket`; it dies with this process. */
+  static async start(netns: string, socket: string): Promise<NetnsRelay> {
+    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, "-e", RELAY, socket], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stderr?.on("data", (b: Buffer) => (err += b.toString("utf8")));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LabError(`the relay in netns ${netns} did not start: ${err.trim()}`)), START_TIMEOUT_MS);
+      child.stdout?.on("data", (b: Buffer) => {
+        out += b.toString("utf8");
+        if (out.includes("READY\n")) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
+      child.once("error", (e) => reject(new LabError(`cannot start the relay in netns ${netns}: ${e.message}`)));
+      child.once("exit", (code) => reject(new LabError(`the relay in netns ${netns} exited (${code}): ${err.trim()}`)));
+    });
+    // the relay must not keep this process alive; it exits itself when our end of its stdin closes
+    child.unref();
+    for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+    return new NetnsRelay(netns, socket, child);
+  }
+
+  readonly dial: Dialer = (address, port, timeoutMs) =>
+    new Promise<Duplex>((resolve, reject) => {
+      const c = connect(this.socket);
+      let head = Buffer.alloc(0);
       let settled = false;
-      let errText = "";
-      const settle = (fn: () => void): void => {
+      const fail = (code: string, message: string): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(guard);
-        fn();
+        c.destroy();
+        reject(new DialError(code, message));
       };
-      // the relay times out by itself; this only covers a relay that never starts
-      const guard = setTimeout(() => settle(() => {
-        child.kill("SIGKILL");
-        reject(new DialError("ETIMEDOUT", `timed out after ${timeoutMs / 1000} s (no answer to the TCP connect)`));
-      }), timeoutMs + 5_000);
-      child.on("error", (e) => settle(() => reject(new DialError("ERELAY", `cannot start the relay in netns ${netns}: ${e.message}`))));
-      child.stderr?.on("data", (b: Buffer) => {
-        errText += b.toString("utf8");
-        const line = errText.split("\n")[0];
-        if (!errText.includes("\n") || line === undefined) return;
+      const guard = setTimeout(() => fail("ETIMEDOUT", `timed out after ${timeoutMs / 1000} s (no answer to the TCP connect)`), timeoutMs + 2_000);
+      c.once("error", (e) => {
+        clearTimeout(guard);
+        fail("ERELAY", `the relay in netns ${this.netns} is not answering: ${e.message}`);
+      });
+      c.once("connect", () => c.write(`${address.replace(/^\[(.*)\]$/, "$1")} ${port} ${timeoutMs}\n`));
+      const onData = (b: Buffer): void => {
+        head = Buffer.concat([head, b]);
+        const nl = head.indexOf(10);
+        if (nl < 0) return;
+        clearTimeout(guard);
+        c.off("data", onData);
+        c.pause();
+        const line = head.subarray(0, nl).toString("utf8");
+        const rest = head.subarray(nl + 1);
         if (line === "OK") {
-          settle(() => resolve(new ChildStream(child)));
+          if (rest.length > 0) c.unshift(rest);
+          c.removeAllListeners("error");
+          settled = true;
+          resolve(c);
           return;
         }
-        const m = /^ERR (\S+) ?(.*)$/.exec(line);
-        const code = m?.[1] ?? "ERELAY";
-        settle(() => {
-          child.kill("SIGKILL");
-          reject(new DialError(code, code === "ETIMEDOUT" ? `timed out after ${timeoutMs / 1000} s (no answer to the TCP connect)` : dialErrorText(code)));
-        });
-      });
-      child.on("exit", (code) => settle(() => reject(new DialError("ERELAY", `relay in netns ${netns} exited (${code}) before connecting: ${errText.trim()}`))));
+        const code = /^ERR (\S+)/.exec(line)?.[1] ?? "ERELAY";
+        fail(code, code === "ETIMEDOUT" ? `timed out after ${timeoutMs / 1000} s (no answer to the TCP connect)` : dialErrorText(code));
+      };
+      c.on("data", onData);
+      c.once("end", () => fail("ERELAY", `the relay in netns ${this.netns} closed the connection: ${head.toString("utf8").trim()}`));
     });
+
+  async close(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.#child.once("exit", () => r()));
+    this.#child.stdin?.end();
+    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 2_000);
+    await exited;
+    clearTimeout(timer);
+    await rm(this.socket, { force: true });
+  }
 }
 
 export interface LabSshdOptions {
@@ -163,9 +202,10 @@ export class LabSshd {
   /** known_hosts with every sshd's current host key (written at start; not updated by regenerateHostKey). */
   readonly knownHostsFile: string;
   readonly authorizedKeys: string;
-  /** Dials from the vantage host's netns. */
+  /** Dials from the vantage host's netns (through the relay; fails once stop() ran). */
   readonly dialer: Dialer;
   readonly #hosts: Map<string, HostSsh>;
+  #relay: NetnsRelay | undefined;
 
   private constructor(lab: StartedNetnsLab, hosts: Map<string, HostSsh>, dir: string, port: number, vantage: string) {
     this.lab = lab;
@@ -177,7 +217,8 @@ export class LabSshd {
     this.clientKey = `${dir}/client_ed25519`;
     this.knownHostsFile = `${dir}/known_hosts`;
     this.authorizedKeys = `${dir}/authorized_keys`;
-    this.dialer = netnsDialer(lab.netnsOf(vantage));
+    this.dialer = (address, port, timeoutMs) =>
+      this.#relay ? this.#relay.dial(address, port, timeoutMs) : Promise.reject(new DialError("ERELAY", "the lab's SSH relay is stopped"));
   }
 
   /** Generates keys, writes configs, starts every sshd and waits until each listens. */
@@ -209,6 +250,7 @@ export class LabSshd {
         await writeFile(h.config, sshdConfig(h, port, sshd.authorizedKeys, lab.dockerHost(h.layout.name)));
       }));
       await sshd.writeKnownHosts(sshd.knownHostsFile);
+      sshd.#relay = await NetnsRelay.start(lab.netnsOf(vantage), `${dir}/relay.sock`);
       await Promise.all(sshd.hosts.map((h) => sshd.startHost(h)));
     } catch (e) {
       await sshd.stop().catch(() => undefined);
@@ -322,9 +364,16 @@ export class LabSshd {
     await rm(this.#host(host).pidfile, { force: true });
   }
 
-  /** Stops sshd on the given hosts (default all): listener, connections and the commands they run. Idempotent. */
-  async stop(hosts: readonly string[] = this.hosts): Promise<void> {
-    await Promise.all(hosts.map(async (host) => {
+  /**
+   * Stops sshd on the given hosts: listener, connections and the commands they run. Without hosts:
+   * every sshd and the relay. Idempotent.
+   */
+  async stop(hosts?: readonly string[]): Promise<void> {
+    if (hosts === undefined) {
+      await this.#relay?.close();
+      this.#relay = undefined;
+    }
+    await Promise.all((hosts ?? this.hosts).map(async (host) => {
       const roots = await this.#sshdPids(host);
       const all = await withDescendants(roots);
       signalAll(all, "SIGTERM");

@@ -35,7 +35,8 @@ export interface HostObservation {
 
 export interface ContainerObservation {
   readonly host: string;
-  readonly state: "running" | "exited" | "absent";
+  /** "unknown": the host's engine does not answer. */
+  readonly state: "running" | "exited" | "absent" | "unknown";
   /** network → address, as `docker inspect` shows them. */
   readonly addresses: Readonly<Record<string, string>>;
   /** Why it is not running. */
@@ -46,6 +47,8 @@ export interface SwarmObservation {
   /** As a manager with a leader lists them (`docker node ls`); empty without a leader. */
   readonly nodes: readonly { host: string; role: "manager" | "worker"; status: "ready" | "down"; manager?: "leader" | "reachable" | "unreachable" }[];
   readonly leader: string | null;
+  /** After a failover Raft elects any of these (randomized timeouts): the prediction cannot say which. */
+  readonly leaderCandidates?: readonly string[];
   /** Which hosts are swarm members (docker info: Swarm active). */
   readonly active: readonly string[];
 }
@@ -54,6 +57,8 @@ export interface ConsulAgentObservation {
   readonly running: boolean;
   /** `/v1/status/leader` from this agent: the leader's server address "ip:8300", or "" (no leader). */
   readonly leader: string;
+  /** After a failover any of these may lead (Raft's randomized election): the prediction cannot say which. */
+  readonly leaderCandidates?: readonly string[];
   /** `/v1/status/peers`. */
   readonly peers: readonly string[];
   /** `/v1/agent/members`: name → status (in clusters of more than 100 agents: only members not alive). */

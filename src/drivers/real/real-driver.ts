@@ -38,6 +38,8 @@ export interface RealDriverOptions {
   /** Image and argv prefix for a Consul agent (default: the plan's image, `agent …` as the seed). */
   readonly consulImage?: (step: ConsulAgentStep) => { image: string; argv: readonly string[] };
   readonly faults?: FaultInjector;
+  /** An extra Consul configuration file next to the plan's (timing only, e.g. raft_multiplier in a lab). */
+  readonly consulExtraConfig?: Readonly<Record<string, unknown>>;
   /** Progress and command log. */
   readonly log?: (host: string, message: string) => void;
   /** How long observe() waits for the clusters to settle after a change. */
@@ -50,6 +52,7 @@ export class RealDriver implements Driver {
   readonly name: string;
   private readonly index: PlanIndex;
   private changedAt = Date.now();
+  private faulted = false;
 
   constructor(readonly plan: Plan, private readonly opts: RealDriverOptions) {
     this.name = opts.name ?? "real";
@@ -276,6 +279,10 @@ export class RealDriver implements Driver {
     }
     const w = await this.run(step.host, ["tee", rendered.file!.path], rendered.file!.content);
     if (w.code !== 0) return this.failed(step, w);
+    if (this.opts.consulExtraConfig) {
+      const x = await this.run(step.host, ["tee", `${cfg}/zz-crosshost.json`], `${JSON.stringify(this.opts.consulExtraConfig, null, 2)}\n`);
+      if (x.code !== 0) return this.failed(step, x);
+    }
     let argv = [...rendered.argv];
     if (this.opts.consulImage) {
       const sub = this.opts.consulImage(step);
@@ -397,6 +404,7 @@ export class RealDriver implements Driver {
       }
     }
     this.changedAt = Date.now();
+    this.faulted = true;
     return this.ok(step, `fault ${f.kind} applied`);
   }
 
@@ -407,18 +415,21 @@ export class RealDriver implements Driver {
    * elections): the observation is repeated until two consecutive ones agree, or the settle time is up.
    */
   async observe(probes: readonly ProbeSpec[]): Promise<Observation> {
-    const deadline = Date.now() + (this.opts.settleTimeoutMs ?? 60_000);
+    const deadline = Date.now() + (this.opts.settleTimeoutMs ?? 90_000);
+    // After a fault, Serf's failure detection and autopilot's 10-second rounds take their time: the
+    // state must hold still for longer before it counts as settled.
+    const quietMs = this.faulted ? 15_000 : 3_000;
     let prev = await this.observeState();
+    let stableSince = Date.now();
     for (;;) {
       if (Date.now() >= deadline) break;
-      await sleep(1500);
+      await sleep(1000);
       const next = await this.observeState();
-      if (JSON.stringify(next) === JSON.stringify(prev) && Date.now() - this.changedAt > 3000) {
-        prev = next;
-        break;
-      }
+      if (JSON.stringify(next) !== JSON.stringify(prev)) stableSince = Date.now();
       prev = next;
+      if (Date.now() - Math.max(stableSince, this.changedAt) >= quietMs) break;
     }
+    this.faulted = false;
     const results = await mapLimit(probes, 12, (p) => this.probe(p, prev.containers));
     return { driver: this.name, ...prev, probes: results };
   }
@@ -436,6 +447,10 @@ export class RealDriver implements Driver {
     }));
     const containers: Record<string, ContainerObservation> = {};
     await Promise.all(this.plan.containers.filter((c) => !c.agent).map(async (c) => {
+      if (!hosts[c.host]?.engine) {
+        containers[c.name] = { host: c.host, state: "unknown", addresses: {} };
+        return;
+      }
       const st = await this.containerState(c.host, c.name);
       const addrs = st.running ? await this.inspectAddresses(c.host, c.name) : {};
       const planned = new Set(c.attachments.map((a) => a.network));

@@ -11,8 +11,8 @@ export type Dialer = (address: string, port: number, timeoutMs: number) => Promi
 /** Why a stream could not be opened; `code` is the errno name where there is one. */
 export class DialError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "DialError";
     this.code = code;
   }

@@ -64,8 +64,10 @@ export class DindTransport implements Transport {
     if (options.timeoutMs !== undefined && (r.code === TIMEOUT_EXIT_CODE || (r.code === 137 && Date.now() - t0 >= options.timeoutMs))) {
       return { ...r, code: TIMEOUT_EXIT_CODE };
     }
-    // docker exec reports a missing program as 126/127 with an OCI error; the Transport contract says 127
-    if ((r.code === 126 || r.code === 127) && /executable file not found|no such file or directory/i.test(r.stderr)) return { ...r, code: 127 };
+    // docker exec reports a missing program as 126 with an OCI error on stdout; the Transport contract says 127
+    const oci = /OCI runtime exec failed.*(executable file not found|no such file or directory)/i;
+    if (r.code === 126 && oci.test(r.stdout)) return { code: 127, stdout: "", stderr: r.stderr + r.stdout };
+    if (r.code === 126 && oci.test(r.stderr)) return { ...r, code: 127 };
     return r;
   }
 

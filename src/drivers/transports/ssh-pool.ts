@@ -127,7 +127,12 @@ export class SshPool {
 
   #jumpFor(h: SshHost, names: ReadonlyMap<string, SshHost>, seen: Set<string>): SshTransport | undefined {
     if (h.target.jump === undefined) return undefined;
-    const j = parseJump(h.target.jump, h.target);
+    let j: SshEndpoint;
+    try {
+      j = parseJump(h.target.jump, h.target);
+    } catch {
+      return undefined; // the host's own transport reports the bad jump when it connects
+    }
     // `jump: consul-server-1` names a plan host: tunnel through that host's own connection
     const planHost = names.get(j.address) ?? (this.#byHost.has(j.address) ? { host: j.address, target: this.#byHost.get(j.address)!.target } : undefined);
     if (planHost && !seen.has(planHost.host)) {

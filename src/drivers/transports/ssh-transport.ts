@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { constants as osConstants } from "node:os";
@@ -103,6 +104,9 @@ const PIPE_DRAIN_MS = 250;
 const HOST_KEY_ALGORITHMS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
 // session refusals are retried with a growing pause (20 ms, 40 ms, …: about 4 s in all)
 const BUSY_RETRIES = 20;
+/** Environment variable that marks a command which may time out (see #killMarked). */
+export const EXEC_ID = "CROSSHOST_EXEC_ID";
+const KILL_WAIT_MS = 2_000;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Ssh2 = typeof import("ssh2");
@@ -217,6 +221,7 @@ export class SshTransport implements Transport {
   #connects = 0;
   #closed = false;
   #secrets: string[] = [];
+  #configError: SshError | undefined;
 
   constructor(options: SshTransportOptions) {
     this.#options = options;
@@ -226,9 +231,14 @@ export class SshTransport implements Transport {
     this.knownHosts =
       options.knownHosts instanceof KnownHosts ? options.knownHosts : new KnownHosts(options.knownHosts ?? `${homedir()}/.ssh/known_hosts`);
     let jump = options.jump;
+    let jumpProblem: string | undefined;
     if (!jump && options.target.jump !== undefined) {
-      const jt = parseJump(options.target.jump, options.target);
-      jump = new SshTransport({ ...options, host: `jump host ${jt.address}`, target: jt, knownHosts: this.knownHosts, jump: undefined });
+      try {
+        const jt = parseJump(options.target.jump, options.target);
+        jump = new SshTransport({ ...options, host: `jump host ${jt.address}`, target: jt, knownHosts: this.knownHosts, jump: undefined });
+      } catch (e) {
+        jumpProblem = (e as Error).message; // reported by connect, as every other failure
+      }
     }
     this.#jump = jump;
     this.#ownsJump = jump !== undefined && options.jump === undefined;
@@ -236,6 +246,7 @@ export class SshTransport implements Transport {
     this.endpoint = jump ? `${addr} via ${jump.endpoint}` : addr;
     this.describe = `ssh ${options.target.user}@${this.endpoint}`;
     this.#slots = new Slots(Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS));
+    if (jumpProblem !== undefined) this.#configError = this.#error("config", jumpProblem);
   }
 
   /** Successful connections so far (1 while the first connection lasts). */
@@ -255,9 +266,12 @@ export class SshTransport implements Transport {
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     if (this.#closed) throw this.#error("closed", "the transport is closed");
     const env = { ...this.#options.env, ...options.env };
+    const timeoutMs = options.timeoutMs ?? this.#options.commandTimeoutMs;
+    // a command that may time out carries a marker in its environment, so that it and its children can be found and killed
+    const marker = timeoutMs !== undefined ? randomBytes(8).toString("hex") : undefined;
     let command: string;
     try {
-      command = remoteCommand(argv, { sudo: this.target.sudo, env });
+      command = remoteCommand(argv, { sudo: this.target.sudo, env: marker !== undefined ? { ...env, [EXEC_ID]: marker } : env });
     } catch (e) {
       throw this.#error("config", (e as Error).message);
     }
@@ -273,7 +287,7 @@ export class SshTransport implements Transport {
       let retried = false;
       for (let busy = 0; ; ) {
         const conn = await this.#connection();
-        const outcome = await this.#run(conn, command, options);
+        const outcome = await this.#run(conn, command, options.stdin, timeoutMs, marker);
         if (outcome.kind === "done") {
           log(outcome.result.code);
           return outcome.result;
@@ -281,6 +295,7 @@ export class SshTransport implements Transport {
         if (outcome.kind === "not-started" && !retried && !this.#closed) {
           retried = true;
           conn.alive = false;
+          conn.client.end();
           continue;
         }
         if (outcome.kind === "busy" && busy < BUSY_RETRIES && !this.#closed) {
@@ -290,7 +305,8 @@ export class SshTransport implements Transport {
         throw outcome.error;
       }
     } catch (e) {
-      const err = e instanceof SshError ? e : this.#error("dropped", (e as Error).message);
+      let err = e instanceof SshError ? e : this.#error("dropped", (e as Error).message);
+      if (this.#closed && err.kind === "dropped") err = this.#error("closed", "the transport was closed while the command ran");
       log(null, err);
       throw err;
     } finally {
@@ -305,7 +321,7 @@ export class SshTransport implements Transport {
     try {
       conn = await this.#connection();
     } catch (e) {
-      throw new DialError("EJUMP", `jump host: ${(e as Error).message}`);
+      throw new DialError("EJUMP", (e as Error).message, { cause: e });
     }
     const left = Math.max(1, timeoutMs - (Date.now() - t0));
     return new Promise<Duplex>((resolve, reject) => {
@@ -388,6 +404,7 @@ export class SshTransport implements Transport {
     const t0 = Date.now();
     const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     try {
+      if (this.#configError) throw this.#configError;
       const ssh2 = await loadSsh2().catch((e: unknown) => {
         throw this.#error("config", `the ssh2 package cannot be loaded (npm install ssh2): ${(e as Error).message}`);
       });
@@ -401,7 +418,7 @@ export class SshTransport implements Transport {
       } catch (e) {
         throw this.#dialFailure(e);
       }
-      const conn = await this.#handshake(ssh2, sock, auth, name, knownTypes, timeoutMs, Math.max(1, timeoutMs - (Date.now() - t0)));
+      const conn = await this.#handshake(ssh2, sock, auth, name, knownTypes, timeoutMs, t0);
       this.#connects++;
       return conn;
     } catch (e) {
@@ -411,8 +428,9 @@ export class SshTransport implements Transport {
     }
   }
 
-  #handshake(ssh2: Ssh2, sock: Duplex, auth: AuthPlan, name: string, knownTypes: readonly string[], timeoutMs: number, leftMs: number): Promise<Conn> {
-    const t0 = Date.now();
+  /** SSH handshake and authentication over an open stream; t0 is when connecting began (one deadline for all). */
+  #handshake(ssh2: Ssh2, sock: Duplex, auth: AuthPlan, name: string, knownTypes: readonly string[], timeoutMs: number, t0: number): Promise<Conn> {
+    const leftMs = Math.max(1, timeoutMs - (Date.now() - t0));
     return new Promise<Conn>((resolve, reject) => {
       const client = new ssh2.Client();
       const conn: Conn = { client, alive: false };
@@ -443,16 +461,16 @@ export class SshTransport implements Transport {
       client.on("handshake", () => {
         authStarted = true;
       });
+      let ready = false;
       client.on("close", () => {
         if (!settled) fail(hostKeyError ?? this.#error("dropped", "the server closed the connection during the SSH handshake"));
-        if (conn.alive) {
-          conn.alive = false;
-          if (!this.#closed) this.#log({ type: "disconnected", host: this.host, endpoint: this.endpoint });
-        }
+        conn.alive = false;
+        if (ready && !this.#closed) this.#log({ type: "disconnected", host: this.host, endpoint: this.endpoint });
       });
       client.once("ready", () => {
         if (settled) return;
         settled = true;
+        ready = true;
         conn.alive = true;
         this.#log({ type: "connected", host: this.host, endpoint: this.endpoint, ms: Date.now() - t0, reconnect: this.#connects > 0, hostKey });
         resolve(conn);
@@ -590,14 +608,14 @@ export class SshTransport implements Transport {
 
   // ---- commands -----------------------------------------------------------------------------
 
-  #run(conn: Conn, command: string, options: ExecOptions): Promise<RunOutcome> {
-    const timeoutMs = options.timeoutMs ?? this.#options.commandTimeoutMs;
+  #run(conn: Conn, command: string, stdin: ExecOptions["stdin"], timeoutMs: number | undefined, marker: string | undefined): Promise<RunOutcome> {
     return new Promise<RunOutcome>((resolve) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let channel: ClientChannel | undefined;
       let exit: { code: number | null; signal: string | undefined } | undefined;
       let settled = false;
+      let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       let drain: NodeJS.Timeout | undefined;
       const result = (code: number): RunOutcome => ({
@@ -618,15 +636,14 @@ export class SshTransport implements Transport {
       };
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
+          timedOut = true;
           if (channel) {
-            try {
-              channel.signal("KILL");
-            } catch {
-              // channel already gone
-            }
+            killRemote(channel);
             channel.close();
           }
-          finish(result(TIMEOUT_EXIT_CODE));
+          const done = (): void => finish(result(TIMEOUT_EXIT_CODE));
+          if (marker !== undefined && conn.alive) this.#killMarked(conn, marker).then(done, done);
+          else done();
         }, timeoutMs);
       }
       try {
@@ -649,6 +666,7 @@ export class SshTransport implements Transport {
           ch.stderr.on("data", (b: Buffer) => err.push(b));
           ch.on("error", () => undefined);
           ch.on("exit", (code: number | null, signal?: string) => {
+            if (timedOut) return;
             exit = { code, signal };
             drain = setTimeout(() => {
               finish(result(exitCode()));
@@ -656,14 +674,44 @@ export class SshTransport implements Transport {
             }, PIPE_DRAIN_MS);
           });
           ch.on("close", () => {
+            if (timedOut) return;
             if (exit) finish(result(exitCode()));
             else finish({ kind: "failed", error: this.#error("dropped", "the connection was lost while the command ran; it may or may not have completed") });
           });
-          if (options.stdin !== undefined) ch.end(Buffer.from(options.stdin));
+          if (stdin !== undefined) ch.end(Buffer.from(stdin));
           else ch.end();
         });
       } catch (e) {
         finish({ kind: "not-started", error: this.#error("dropped", `the connection was lost before the command started (${(e as Error).message})`) });
+      }
+    });
+  }
+
+  /**
+   * Kills every process on the host whose environment carries the marker (the timed-out command and its
+   * children). sshd does not pass signal requests to root sessions (no privilege separation after a root
+   * login), so a channel signal alone leaves the command running. Waits at most KILL_WAIT_MS.
+   */
+  #killMarked(conn: Conn, marker: string): Promise<void> {
+    const script = `for p in /proc/[0-9]*; do grep -qzx "${EXEC_ID}=$1" "$p/environ" 2>/dev/null && kill -KILL "\${p#/proc/}" 2>/dev/null; done; exit 0`;
+    const command = remoteCommand(["sh", "-c", script, "sh", marker], { sudo: this.target.sudo });
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, KILL_WAIT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      try {
+        conn.client.exec(command, (e, ch) => {
+          if (e) return done();
+          ch.on("error", () => undefined);
+          ch.resume();
+          ch.stderr.resume();
+          ch.on("close", done);
+          ch.end();
+        });
+      } catch {
+        done();
       }
     });
   }
@@ -676,6 +724,7 @@ export class SshTransport implements Transport {
 
   #dialFailure(e: unknown): SshError {
     if (e instanceof SshError) return e;
+    if (e instanceof DialError && e.cause instanceof SshError) return this.#error(e.cause.kind, `the jump host failed: ${e.cause.message}`);
     const code = (e as { code?: unknown }).code;
     const msg = (e as Error).message;
     if (code === "ETIMEDOUT") return this.#error("timeout", msg);
@@ -711,6 +760,27 @@ export class SshTransport implements Transport {
     } catch {
       // a broken logger must not break the transport
     }
+  }
+}
+
+/**
+ * Sends SIGKILL to the remote command (sshd: killpg of the session). Channel.signal() sends nothing once
+ * our side of the channel is ended, which it is as soon as stdin is written; the protocol call is what
+ * Channel.signal() makes itself.
+ */
+function killRemote(ch: ClientChannel): void {
+  // after our EOF the state is "eof": the channel is still open for requests
+  const internal = ch as unknown as {
+    outgoing?: { id?: number; state?: string };
+    _client?: { _protocol?: { signal?: (id: number, signal: string) => void } };
+  };
+  try {
+    const id = internal.outgoing?.id;
+    const protocol = internal._client?._protocol;
+    if (id !== undefined && (internal.outgoing?.state === "open" || internal.outgoing?.state === "eof") && typeof protocol?.signal === "function") protocol.signal(id, "KILL");
+    else ch.signal("KILL");
+  } catch {
+    // the channel is already gone: nothing left to kill
   }
 }
 

@@ -101,9 +101,11 @@ export function compareObservations(predicted: Observation, actual: Observation)
     diff(`container ${c} addresses`, p.addresses, a?.addresses);
   }
   if (predicted.swarm || actual.swarm) {
-    diff("swarm leader", predicted.swarm?.leader ?? null, actual.swarm?.leader ?? null);
+    // After a failover Raft's randomized election decides: any predicted candidate is right.
+    const either = !!actual.swarm?.leader && !!predicted.swarm?.leaderCandidates?.includes(actual.swarm.leader);
+    if (!either) diff("swarm leader", predicted.swarm?.leader ?? null, actual.swarm?.leader ?? null);
     diff("swarm active", predicted.swarm?.active ?? [], actual.swarm?.active ?? []);
-    const nodes = (o: Observation | undefined) => Object.fromEntries((o?.swarm?.nodes ?? []).map((n) => [n.host, `${n.role}/${n.status}${n.manager ? `/${n.manager}` : ""}`]));
+    const nodes = (o: Observation | undefined) => Object.fromEntries((o?.swarm?.nodes ?? []).map((n) => [n.host, `${n.role}/${n.status}${n.manager ? `/${either && n.manager === "leader" ? "reachable" : n.manager}` : ""}`]));
     diff("swarm nodes", nodes(predicted), nodes(actual));
   }
   if (predicted.consul || actual.consul) {
@@ -111,7 +113,7 @@ export function compareObservations(predicted: Observation, actual: Observation)
       const p = predicted.consul?.[name], a = actual.consul?.[name];
       diff(`consul ${name} running`, p?.running, a?.running);
       if (!p?.running && !a?.running) continue;
-      diff(`consul ${name} leader`, p?.leader, a?.leader);
+      if (!(a?.leader && p?.leaderCandidates?.includes(a.leader))) diff(`consul ${name} leader`, p?.leader, a?.leader);
       diff(`consul ${name} peers`, [...(p?.peers ?? [])].sort(), [...(a?.peers ?? [])].sort());
       diff(`consul ${name} members`, p?.members, a?.members);
     }

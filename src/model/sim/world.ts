@@ -38,6 +38,8 @@ interface AgentState {
   cluster?: number;
   /** Addresses it has joined (successful joins persist in Serf's member list). */
   joined: Set<string>;
+  /** The Raft peers a server still believes in after the others removed it while it was cut off. */
+  frozenPeers?: string[];
   failedStart?: string;
 }
 
@@ -46,6 +48,10 @@ interface RaftCluster {
   /** Agent names, or "ghost:ip" for stale voters from an old address (hashicorp/consul#613). */
   voters: string[];
   leader: string | null;
+  /** Set when the leader came out of an election several servers could win: any of these. */
+  candidates?: string[];
+  /** Servers that can start the first election (they bootstrapped the configuration themselves). */
+  campaigners?: string[];
 }
 
 export class World implements NetState {
@@ -329,6 +335,7 @@ export class World implements NetState {
         if (s.started && this.engineUp(this.index.agents.get(f.agent)!.host)) {
           s.running = true;
           s.left = false;
+          delete s.frozenPeers;
         }
         return this.ok(step, `agent ${f.agent} started`);
       }
@@ -564,9 +571,18 @@ export class World implements NetState {
     const quorum = Math.floor(managers.length / 2) + 1;
     const groups = this.components(alive, (a, b) => this.hostReach(a, b, this.managerAddr(b), "tcp", SWARM_MANAGER_PORT) && this.hostReach(b, a, this.managerAddr(a), "tcp", SWARM_MANAGER_PORT));
     const majority = groups.find((g) => g.length >= quorum);
-    if (!majority) this.swarmLeader = null;
-    else if (!this.swarmLeader || !majority.includes(this.swarmLeader)) this.swarmLeader = majority[0]!;
+    if (!majority) {
+      if (this.swarmLeader !== null) this.swarmCandidates = undefined;
+      this.swarmLeader = null;
+      this.swarmLost = true;
+    } else if (!this.swarmLeader || !majority.includes(this.swarmLeader)) {
+      this.swarmCandidates = [...majority];
+      this.swarmLeader = majority[0]!;
+    }
   }
+
+  private swarmCandidates: string[] | undefined;
+  private swarmLost = false;
 
   /** Connected components of `nodes` under a symmetric relation, each in the nodes' order. */
   private components(nodes: string[], linked: (a: string, b: string) => boolean): string[][] {
@@ -659,17 +675,22 @@ export class World implements NetState {
       if (seen.some((b) => (expectOf(b) !== 0 && expectOf(b) !== expect) || inBootstrapMode(b))) continue;
       if (seen.length < expect) continue;
       if (seen.some((b) => this.agents.get(b.name)!.cluster !== undefined)) continue;
-      const id = this.newCluster(seen.map((b) => b.name), null);
+      // Every server that expects this many bootstraps the same configuration and may campaign; a server
+      // without bootstrap_expect waits for the leader to tell it (the seed's server-2): then only the
+      // bootstrapping server can win the first election.
+      const campaigners = seen.filter((b) => expectOf(b) === expect).map((b) => b.name);
+      const id = this.newCluster(seen.map((b) => b.name), null, campaigners);
       for (const b of seen) this.agents.get(b.name)!.cluster = id;
       changed = true;
     }
-    // Elections, then the leader adds servers that joined later (autopilot).
+    // Elections, then the leader adds servers that joined later and removes dead ones (autopilot).
     for (const c of this.clusters) {
       const before = c.leader;
       this.elect(c);
       if (c.leader !== before) changed = true;
       if (!c.leader) continue;
       const leader = this.index.agents.get(c.leader)!;
+      if (this.pruneDeadServers(c, leader)) changed = true;
       for (const b of agents) {
         const sb = this.agents.get(b.name);
         if (!b.server || !sb?.running || sb.cluster !== undefined) continue;
@@ -682,9 +703,36 @@ export class World implements NetState {
     return changed;
   }
 
-  private newCluster(voters: string[], leader: string | null): number {
+  /**
+   * Autopilot's dead server cleanup (on by default): the leader removes failed voters from Raft and
+   * force-leaves them in Serf, but only a minority: at most (voters − 1) / 2 at once, so 3 servers lose one
+   * and 2 servers none (consul agent/consul/autopilot canRemoveServers; seen in the lab: a stopped server of
+   * three shows as "left" and drops out of the peers). Stale voters (old addresses) count as dead.
+   */
+  private pruneDeadServers(c: RaftCluster, leader: ConsulAgent): boolean {
+    const dead = c.voters.filter((v) => {
+      if (v === leader.name) return false;
+      if (v.startsWith("ghost:")) return true;
+      const a = this.index.agents.get(v)!;
+      return !this.agents.get(v)?.running || !this.agentReach(leader, a, a.ports.serfLan, true);
+    });
+    if (dead.length === 0 || dead.length > Math.floor((c.voters.length - 1) / 2)) return false;
+    const before = [...c.voters];
+    c.voters = c.voters.filter((v) => !dead.includes(v));
+    for (const v of dead) {
+      if (v.startsWith("ghost:")) continue;
+      const s = this.agentState(v);
+      s.left = true;
+      // A server cut off (not stopped) never hears of its removal: it keeps the configuration it had.
+      if (s.running) s.frozenPeers = before;
+      delete s.cluster;
+    }
+    return true;
+  }
+
+  private newCluster(voters: string[], leader: string | null, campaigners?: string[]): number {
     const id = this.clusters.length;
-    this.clusters.push({ id, voters: [...voters], leader });
+    this.clusters.push({ id, voters: [...voters], leader, ...(campaigners ? { campaigners } : {}) });
     return id;
   }
 
@@ -697,9 +745,21 @@ export class World implements NetState {
       return this.agentReach(ax, ay, ay.ports.server, false) && this.agentReach(ay, ax, ax.ports.server, false);
     });
     const majority = groups.find((g) => g.length >= quorum);
-    if (!majority) c.leader = null;
-    else if (!c.leader || !majority.includes(c.leader)) c.leader = majority[0]!;
+    if (!majority) {
+      if (c.leader) c.candidates = undefined;
+      c.leader = null;
+    } else if (!c.leader || !majority.includes(c.leader)) {
+      // The first election is among the servers that bootstrapped; later ones among the whole majority.
+      const first = !this.electedOnce.has(c.id);
+      const pool = first && c.campaigners ? majority.filter((m) => c.campaigners!.includes(m)) : majority;
+      const eligible = pool.length > 0 ? pool : majority;
+      c.candidates = eligible.length > 1 ? [...eligible] : undefined;
+      c.leader = eligible[0]!;
+    }
+    if (c.leader) this.electedOnce.add(c.id);
   }
+
+  private readonly electedOnce = new Set<number>();
 
   /** A graceful leave: the server leaves the Raft configuration (the leader removes it). */
   private leave(a: ConsulAgent): void {
@@ -812,7 +872,7 @@ export class World implements NetState {
       }
       out[c.name] = {
         host: c.host,
-        state: running ? "running" : s && s.state !== "absent" ? "exited" : "absent",
+        state: !this.engineUp(c.host) ? "unknown" : running ? "running" : s && s.state !== "absent" ? "exited" : "absent",
         addresses,
         ...(s?.error ? { error: s.error } : {}),
       };
@@ -825,12 +885,13 @@ export class World implements NetState {
     const leader = this.swarmLeader;
     const active = [...this.swarmMembers.keys()].filter((h) => this.engineUp(h)).sort();
     if (!leader) return { nodes: [], leader: null, active };
+    void this.swarmLost;
     const nodes = [...this.swarmMembers].sort((a, b) => a[1].order - b[1].order).map(([host, m]) => {
       const ready = this.engineUp(host) && (host === leader || this.hostReach(host, leader, this.managerAddr(leader), "tcp", SWARM_MANAGER_PORT));
       const manager = m.role === "manager" ? (host === leader ? "leader" as const : ready ? "reachable" as const : "unreachable" as const) : undefined;
       return { host, role: m.role, status: ready ? "ready" as const : "down" as const, ...(manager ? { manager } : {}) };
     });
-    return { nodes, leader, active };
+    return { nodes, leader, active, ...(this.swarmCandidates ? { leaderCandidates: [...this.swarmCandidates].sort() } : {}) };
   }
 
   /** The server whose Raft view an agent reports: itself, or (for clients) a reachable server of its pool. */
@@ -914,8 +975,8 @@ export class World implements NetState {
         const sb = this.agents.get(b.name);
         if (!sb?.started) continue;
         let status: "alive" | "failed" | "left";
-        if (sb.left) status = "left";
-        else if (b === a) status = "alive";
+        if (b === a) status = "alive";
+        else if (sb.left) status = "left";
         else {
           // The same answer for every pair of the same classes (and host relation): ask once.
           const key = `${aClass}|${this.netnsClass(this.agentNetns(b))}|${a.host === b.host}|${b.ports.serfLan}`;
@@ -934,7 +995,9 @@ export class World implements NetState {
         const l = this.index.agents.get(cluster.leader)!;
         if (l.name === server.name || this.agentReach(server, l, l.ports.server, false)) leader = addr(l.name);
       }
-      out[a.name] = { running: true, leader, peers: cluster ? cluster.voters.map(addr).sort() : [], members, memberCounts: counts };
+      const frozen = !cluster && s.frozenPeers ? s.frozenPeers : undefined;
+      const candidates = cluster?.candidates && leader ? cluster.candidates.map(addr).sort() : undefined;
+      out[a.name] = { running: true, leader, peers: cluster ? cluster.voters.map(addr).sort() : frozen ? frozen.map(addr).sort() : [], members, memberCounts: counts, ...(candidates ? { leaderCandidates: candidates } : {}) };
     }
     return out;
   }
@@ -949,7 +1012,7 @@ export class World implements NetState {
         continue;
       }
       if (!this.agents.get(s.agent)?.running) {
-        out[s.id] = { agent: s.agent, registered: true, health: "unknown", reason: `agent ${s.agent} is not running` };
+        out[s.id] = { agent: s.agent, registered: false, health: "unknown", reason: `agent ${s.agent} is not running` };
         continue;
       }
       if (!s.check) {
