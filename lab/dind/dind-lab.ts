@@ -590,11 +590,16 @@ export class StartedDindLab implements StartedLab {
     });
   }
 
+  /** Plugs the cables back in and returns once the node's NICs see carrier again (the kernel takes up to about 1 s). */
   async restoreHost(host: string): Promise<void> {
     for (const port of await this.#ports(host)) await this.#switch(["ip", "link", "set", "dev", port, "up"], host);
     await this.#store.update((s) => {
       s.cut = s.cut.filter((x) => x !== host);
     });
+    const nics = this.#host(host).nics.filter((n) => n.segment !== undefined).map((n) => `/sys/class/net/${n.name}/operstate`);
+    const wait = ["sh", "-c", 'for i in $(seq 50); do grep -qv "^up$" "$@" || exit 0; sleep 0.1; done; exit 1', "sh", ...nics];
+    const r = await this.transport(host).exec(wait, { timeoutMs: 15_000 });
+    if (r.code !== 0) throw new LabError("the node's NICs did not come back up within 5 s", { host, command: wait, code: r.code, stderr: r.stderr });
   }
 
   /** Sets the switch MTU: the outer bridge and all its ports, so larger frames are dropped as by a real switch. */

@@ -11,6 +11,7 @@ import { makeStyle } from "./style.js";
 import { FAULT_SYNTAX } from "../model/faults.js";
 import { compileSteps } from "../model/steps/compile.js";
 import { loadOrThrow, renderSimulation, renderSteps, simulatePlan, simulationJson, stepsJson, validationSummary } from "./simulate.js";
+import { labReportJson, labRun, registerLabCommands, renderLabReport } from "./lab.js";
 
 export const EXIT = { ok: 0, findings: 1, input: 2 } as const;
 
@@ -207,9 +208,11 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
     .option("--fault <fault>", "apply a fault after the plan (repeatable)", collect, [])
     .option("--steps", "print every step with its commands")
+    .option("--lab", "then build a disposable lab (root, docker.io), apply the plan, observe, compare with the prediction, tear down")
+    .option("--keep", "with --lab: keep the lab running afterwards")
     .option("--json", "print validation, steps, observation and expectations as JSON")
-    .addHelpText("after", "\nExit codes: 0 valid and every expectation holds, 1 errors or failed expectations, 2 unreadable input.")
-    .action(async (planArg: string, opts: { json?: boolean; fault: string[]; steps?: boolean }) => {
+    .addHelpText("after", "\nExit codes: 0 valid, every expectation holds (and with --lab: reality agrees), 1 errors, failed expectations or disagreements, 2 unreadable input or a lab that cannot be built.")
+    .action(async (planArg: string, opts: { json?: boolean; fault: string[]; steps?: boolean; lab?: boolean; keep?: boolean }) => {
       let run;
       try {
         run = await simulatePlan(planArg, opts.fault);
@@ -229,10 +232,27 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         else out(style.dim(`  ${[...new Set(run.steps.map((s) => s.kind))].map((k) => `${run.steps.filter((s) => s.kind === k).length} ${k.replace(/_/g, " ")}`).join(", ")}  (--steps or crosshost plan ${planArg} shows every command)`));
         out("", style.bold("== 3. Simulate"));
         out(renderSimulation(run, style));
-        out("", style.dim(`Next: apply it to a disposable three-node lab and compare with this prediction: crosshost run ${planArg} --lab (needs root and docker.io).`));
+        if (!opts.lab) out("", style.dim(`Next: apply it to a disposable lab and compare with this prediction: crosshost run ${planArg} --lab (needs root and docker.io).`));
       }
-      if (hasErrors(v.diagnostics) || !run.expectations.every((r) => r.ok)) throw new ExitError(EXIT.findings);
+      let labFailed = false;
+      if (opts.lab) {
+        const style = makeStyle();
+        const started = Date.now();
+        if (!opts.json) out("", style.bold("== 4. Lab: apply the same plan to real engines and compare"));
+        const report = await labRun(run.plan, { keep: !!opts.keep, faults: opts.fault, progress: opts.json ? undefined : (l: string) => out(`${style.dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`)} ${l}`) });
+        if (opts.json) printJson(labReportJson(report));
+        else out("", renderLabReport(report, style));
+        if (report.error) throw new ExitError(report.error === "preflight failed" ? EXIT.input : EXIT.findings);
+        labFailed = report.differences.length > 0 || report.results.some((r) => r.status === "failed");
+      }
+      if (hasErrors(v.diagnostics) || !run.expectations.every((r) => r.ok) || labFailed) throw new ExitError(EXIT.findings);
     });
+
+  registerLabCommands(program, {
+    out, json: printJson, style: () => makeStyle(),
+    fail: (code: number) => { throw new ExitError(code); },
+    inputFailure,
+  });
 
   return program;
 }

@@ -6,7 +6,7 @@ export type Severity = "error" | "warning" | "info";
 export interface CodeInfo {
   /** Severity the rule uses unless it says otherwise for a specific finding. */
   readonly severity: Severity;
-  readonly family: "input" | "addressing" | "macvlan" | "swarm" | "network" | "consul" | "services" | "internal";
+  readonly family: "input" | "addressing" | "macvlan" | "swarm" | "network" | "consul" | "services" | "lab" | "internal";
   /** One line: what the finding means. */
   readonly title: string;
   /** Why it matters, in a few sentences. */
@@ -373,6 +373,27 @@ export const CODES = {
     why: "It asks for something the topology rules out.",
     fix: "Change the plan or the expectation.",
     source: "crosshost topology model.",
+  }),
+  lab_requirement_missing: c({
+    severity: "error", family: "lab",
+    title: "This machine cannot build the lab: something it needs is missing.",
+    why: "The namespace lab needs root, network namespaces, dockerd and friends; the dind lab needs a Docker engine.",
+    fix: "Install what the message names (Debian: apt-get install docker.io busybox-static iproute2 iptables), run as root, or choose the other backend.",
+    source: "lab-notes.md §0 and §1 (measured requirements on this kind of machine).",
+  }),
+  lab_subnet_collision: c({
+    severity: "warning", family: "lab",
+    title: "A subnet of the plan is one this machine already uses.",
+    why: "The namespace lab keeps its hosts isolated, so it still works, but addresses you see in the lab also exist on the machine; a docker-in-docker lab's networks would collide outright.",
+    fix: "Use other subnets in the plan, or run the lab on a machine that does not use them.",
+    source: "issue: the lab checks the machine before building.",
+  }),
+  lab_failed: c({
+    severity: "error", family: "lab",
+    title: "Building or driving the lab failed.",
+    why: "A command on a lab host failed; the message says which host, which command, and what it printed.",
+    fix: "Read the message and the log it names; `crosshost lab down` removes what was built.",
+    source: "crosshost lab.",
   }),
   internal_error: c({
     severity: "error", family: "internal",

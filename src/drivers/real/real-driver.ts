@@ -418,7 +418,7 @@ export class RealDriver implements Driver {
     const deadline = Date.now() + (this.opts.settleTimeoutMs ?? 90_000);
     // After a fault, Serf's failure detection and autopilot's 10-second rounds take their time: the
     // state must hold still for longer before it counts as settled.
-    const quietMs = this.faulted ? 15_000 : 3_000;
+    const quietMs = this.faulted ? 15_000 : 2_000;
     let prev = await this.observeState();
     let stableSince = Date.now();
     for (;;) {
@@ -430,7 +430,7 @@ export class RealDriver implements Driver {
       if (Date.now() - Math.max(stableSince, this.changedAt) >= quietMs) break;
     }
     this.faulted = false;
-    const results = await mapLimit(probes, 12, (p) => this.probe(p, prev.containers));
+    const results = await mapLimit(probes, 24, (p) => this.probe(p, prev.containers));
     return { driver: this.name, ...prev, probes: results };
   }
 
@@ -566,11 +566,16 @@ export class RealDriver implements Driver {
       const r = p.from.startsWith("host:") ? await this.run(fromHost, argv, undefined, 10_000) : await this.docker(fromHost, ["exec", p.from, ...argv]);
       return { ...p, ok: r.code === 0, address: target, ...(r.code !== 0 ? { reason: lastLine(r) || `${p.proto}/${p.port} refused or timed out` } : {}) };
     }
-    // busybox ping (no DF) inside containers, as the seed does; the host's ping from its namespace.
-    const ping = ["ping", "-c", "2", "-W", "2", "-s", String(p.size), target];
-    const r = p.from.startsWith("host:") ? await this.run(fromHost, ping, undefined, 15_000) : await this.docker(fromHost, ["exec", p.from, ...ping]);
-    const ok = r.code === 0 && / 0% packet loss|[1-9]\d* (?:packets )?received/.test(r.stdout) && !/ 100% packet loss/.test(r.stdout);
-    return { ...p, ok, address: target, ...(ok ? {} : { reason: lastLine(r) || "no reply" }) };
+    // busybox ping (no DF) inside containers, as the seed does; the host's ping from its namespace. One
+    // echo, and a second try when it is lost (the first packet may wait for ARP or the overlay's peer table).
+    const ping = ["ping", "-c", "1", "-W", "1", "-s", String(p.size), target];
+    let r: ExecResult | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      r = p.from.startsWith("host:") ? await this.run(fromHost, ping, undefined, 10_000) : await this.docker(fromHost, ["exec", p.from, ...ping]);
+      if (r.code === 0 && !/ 100% packet loss/.test(r.stdout)) return { ...p, ok: true, address: target };
+      if (/bad address|unknown host|Network is unreachable|not found/i.test(`${r.stdout}${r.stderr}`)) break;
+    }
+    return { ...p, ok: false, address: target, reason: lastLine(r!) || "no reply" };
   }
 
   // ---- teardown ------------------------------------------------------------------------------

@@ -1,0 +1,185 @@
+// `crosshost lab up|status|down`, `crosshost compare`, and the lab half of `crosshost run --lab`.
+import { existsSync, readdirSync } from "node:fs";
+import type { Command } from "commander";
+import { hasErrors } from "../model/diagnostics.js";
+import type { Plan } from "../model/plan.js";
+import { compareObservations, evaluateExpectations } from "../model/sim/evaluate.js";
+import { observationProbes } from "../model/sim/probes.js";
+import { applyAll } from "../drivers/driver.js";
+import { NetnsLab } from "../../lab/netns/netns-lab.js";
+import { labPreflight } from "../../lab/preflight.js";
+import { labDriver, labName, loadLabImages, planToLabSpec } from "../../lab/plan-lab.js";
+import { labPlan, labSteps, predict, runInLab, type LabRunReport } from "../../lab/session.js";
+import { diagnosticJson, renderDiagnostics } from "./render-diagnostics.js";
+import { renderDifferences, renderExpectations, table } from "./render-observation.js";
+import { cliFaults, loadOrThrow } from "./simulate.js";
+import type { Style } from "./style.js";
+
+export const LAB_ROOT = "/var/lib/crosshost/labs";
+
+export function listLabs(root = LAB_ROOT): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((d) => existsSync(`${root}/${d}/state.json`)).sort();
+}
+
+export function renderLabReport(r: LabRunReport, style: Style): string {
+  const out: string[] = [];
+  if (r.preflight.length > 0) out.push(renderDiagnostics(r.preflight, undefined, "lab preflight", style));
+  if (r.error) {
+    out.push(style.red(`✗ lab run stopped: ${r.error}`));
+    return out.join("\n");
+  }
+  const failed = r.results.filter((x) => x.status === "failed");
+  out.push(`${style.bold("Applied")} ${r.results.length} steps in the lab: ${failed.length === 0 ? style.green("none failed") : style.red(`${failed.length} failed`)}`);
+  for (const f of failed) out.push(`  ${style.red("✗")} ${f.id}: ${f.message}`);
+  out.push("", style.bold("Prediction against reality"), renderDifferences(r.differences, style));
+  out.push("", renderExpectations(r.expectations, style).replace("Expectations", "Expectations, in the lab"));
+  const t = r.timings;
+  out.push("", style.dim(`timings: ${Object.entries(t).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(", ")}${r.kept ? `; lab ${r.lab} kept (crosshost lab down ${r.lab})` : ""}`));
+  return out.join("\n");
+}
+
+export function labReportJson(r: LabRunReport): Record<string, unknown> {
+  return {
+    lab: r.lab, kept: r.kept, error: r.error ?? null,
+    preflight: r.preflight.map(diagnosticJson),
+    steps: r.results, differences: r.differences,
+    expectations: r.expectations.map((e) => ({ expectation: e.text, ok: e.ok, ...(e.detail ? { detail: e.detail } : {}) })),
+    reality: r.reality ?? null, prediction: r.prediction ?? null, timings: r.timings,
+  };
+}
+
+export async function labRun(plan: Plan, opts: { keep?: boolean; faults?: string[]; progress?: (l: string) => void }): Promise<LabRunReport> {
+  return runInLab(plan, { keep: !!opts.keep, faults: cliFaults(plan, opts.faults ?? []), ...(opts.progress ? { progress: opts.progress } : {}) });
+}
+
+export function registerLabCommands(program: Command, h: {
+  out: (...s: string[]) => void; json: (v: unknown) => void; style: () => Style; fail: (code: number) => never; inputFailure: (e: unknown, json: boolean) => never;
+}): void {
+  const lab = program.command("lab").description("A disposable lab on this machine: one network namespace, switch port and dockerd per plan host (root).");
+
+  lab
+    .command("up")
+    .description("Build a lab from a plan (hosts, NICs, switches, engines, images) and apply the plan to it; it keeps running.")
+    .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
+    .option("--name <lab>", "lab name (default: from the plan's name)")
+    .option("--json", "print the result as JSON")
+    .action(async (planArg: string, opts: { name?: string; json?: boolean }) => {
+      let loaded;
+      try {
+        loaded = loadOrThrow(planArg);
+      } catch (e) {
+        h.inputFailure(e, !!opts.json);
+      }
+      const style = h.style();
+      const pre = await labPreflight(loaded.plan);
+      if (!opts.json && pre.diagnostics.length > 0) h.out(renderDiagnostics(pre.diagnostics, undefined, "lab preflight", style));
+      if (!pre.ok) {
+        if (opts.json) h.json({ ok: false, preflight: pre.diagnostics.map(diagnosticJson) });
+        h.fail(2);
+      }
+      const plan = labPlan(loaded.plan, pre.caps);
+      const name = opts.name ?? labName(plan);
+      const started = Date.now();
+      const say = (l: string) => { if (!opts.json) h.out(`${style.dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`)} ${l}`); };
+      say(`building lab ${name}`);
+      const lab = await new NetnsLab().up(planToLabSpec(plan, name), { onProgress: (e) => { if (e.step === "engine-ready") say(`  ${e.host}: ${e.message}`); } });
+      await loadLabImages(lab, plan, (m) => say(`  ${m}`));
+      const results = await applyAll(labDriver(plan, lab), labSteps(plan), (s, r) => say(`  ${r.status === "failed" ? style.red("✗") : "✓"} ${s.host.padEnd(18)} ${s.id}${r.status === "failed" ? `: ${r.message}` : ""}`));
+      if (opts.json) h.json({ ok: true, lab: name, steps: results });
+      else h.out(`lab ${style.bold(name)} is up: compare it with the prediction (crosshost compare ${planArg} --lab-name ${name}), then crosshost lab down ${name}`);
+      if (results.some((r) => r.status === "failed")) h.fail(1);
+    });
+
+  lab
+    .command("status")
+    .description("List the labs on this machine: hosts, engines, swarm state, Consul leader.")
+    .argument("[lab]", "one lab (default: all)")
+    .option("--json", "print as JSON")
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      const names = name ? [name] : listLabs();
+      const statuses = [];
+      for (const n of names) {
+        const s = await new NetnsLab().status(n);
+        const hosts = await Promise.all(s.hosts.map(async (host) => {
+          let swarm = "-", leader = "-";
+          if (host.engine.running && host.netnsPresent) {
+            const lab = await new NetnsLab().attach(n);
+            const t = lab.transport(host.name);
+            const sw = await t.exec(["docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"], { timeoutMs: 10_000 });
+            if (sw.code === 0) {
+              const [state, mgr] = sw.stdout.trim().split(" ");
+              swarm = state === "active" ? (mgr === "true" ? "manager" : "worker") : state ?? "-";
+            }
+            const agents = await t.exec(["docker", "ps", "--filter", "label=crosshost.owned=true", "--format", "{{.Names}} {{.Image}}"], { timeoutMs: 10_000 });
+            const agent = agents.stdout.split("\n").find((l) => l.includes("consul"))?.split(" ")[0];
+            if (agent) {
+              const l = await t.exec(["docker", "exec", agent, "wget", "-q", "-O", "-", "http://127.0.0.1:8500/v1/status/leader"], { timeoutMs: 10_000 });
+              leader = l.code === 0 ? (JSON.parse(l.stdout || '""') as string) || "none" : "?";
+            }
+          }
+          return { host: host.name, netns: host.netnsPresent, engine: host.engine.running, cut: host.cut, swarm, consulLeader: leader };
+        }));
+        statuses.push({ lab: n, exists: s.exists, stateFile: s.stateFile, hosts, segments: s.segments });
+      }
+      if (opts.json) return h.json(statuses);
+      const style = h.style();
+      if (statuses.length === 0) return h.out("no labs on this machine");
+      for (const st of statuses) {
+        h.out(`${style.bold(st.lab)}  ${style.dim(st.stateFile)}`);
+        h.out(table([["host", "netns", "engine", "cut", "swarm", "consul leader"], ...st.hosts.map((x) => [x.host, x.netns ? "✓" : "✗", x.engine ? "✓" : "✗", x.cut ? "yes" : "no", x.swarm, x.consulLeader])], style));
+      }
+    });
+
+  lab
+    .command("down")
+    .description("Tear a lab down from its recorded state (also after a crash): namespaces, links, rules, engines, files.")
+    .argument("[lab]", "the lab (default: every lab on this machine)")
+    .option("--json", "print as JSON")
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      const names = name ? [name] : listLabs();
+      const reports = [];
+      for (const n of names) {
+        const t = Date.now();
+        const r = await new NetnsLab().down(n);
+        reports.push({ ...r, lab: n, ms: Date.now() - t });
+        if (!opts.json) h.out(`lab ${n} removed in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      }
+      if (opts.json) h.json(reports);
+      else if (names.length === 0) h.out("no labs on this machine");
+    });
+
+  program
+    .command("compare")
+    .description("Observe a running lab and compare it with the simulator's prediction, observation by observation.")
+    .argument("<plan>", "the plan the lab was built from")
+    .option("--lab-name <lab>", "the lab (default: from the plan's name)")
+    .option("--json", "print the differences as JSON")
+    .addHelpText("after", "\nExit codes: 0 reality agrees with the prediction, 1 disagreements, 2 unreadable input or no such lab.")
+    .action(async (planArg: string, opts: { labName?: string; json?: boolean }) => {
+      let loaded;
+      try {
+        loaded = loadOrThrow(planArg);
+      } catch (e) {
+        h.inputFailure(e, !!opts.json);
+      }
+      const pre = await labPreflight(loaded.plan);
+      const plan = labPlan(loaded.plan, pre.caps);
+      const name = opts.labName ?? labName(plan);
+      if (!listLabs().includes(name)) {
+        process.stderr.write(`crosshost: no lab named ${name} on this machine\n  hint: crosshost lab up ${planArg} builds it; crosshost lab status lists labs.\n`);
+        h.fail(2);
+      }
+      const lab = await new NetnsLab().attach(name);
+      const steps = labSteps(plan);
+      const reality = await labDriver(plan, lab).observe(observationProbes(plan));
+      const diffs = compareObservations(predict(plan, steps), reality);
+      if (opts.json) h.json({ lab: name, differences: diffs, expectations: evaluateExpectations(plan, reality) });
+      else {
+        const style = h.style();
+        h.out(renderDifferences(diffs, style), "", renderExpectations(evaluateExpectations(plan, reality), style));
+      }
+      if (diffs.length > 0) h.fail(1);
+    });
+  void hasErrors;
+}
