@@ -83,7 +83,8 @@ export function labDriver(plan: Plan, lab: StartedLab, extra: Partial<RealDriver
     consulImage: labConsul,
     faults: lab,
     // HashiCorp's production recommendation; it only shortens Raft's timeouts (elections in ~1 s instead of ~5 s).
-    consulExtraConfig: { performance: { raft_multiplier: 1 } },
+    // retry_interval: the default 30 s between join attempts only makes the lab wait; the joins are the same.
+    consulExtraConfig: { performance: { raft_multiplier: 1 }, retry_interval: "2s" },
     ...extra,
   });
 }

@@ -39,10 +39,10 @@ export async function machineSubnets(): Promise<{ cidr: Cidr; what: string }[]> 
   return out;
 }
 
-export async function labPreflight(plan: Plan): Promise<Preflight> {
+export async function labPreflight(plan: Plan, backend: "netns" | "dind" = "netns"): Promise<Preflight> {
   const diagnostics: Diagnostic[] = [];
   const det = await detectNetnsLab({ probeConsul: (plan.consul?.agents.length ?? 0) > 0 });
-  if (!det.ok) {
+  if (!det.ok && backend === "netns") {
     for (const r of det.reasons) {
       diagnostics.push(diag("lab_requirement_missing", { path: [], message: r, hint: "Run as root on Linux with docker.io, busybox-static, iproute2 and iptables installed (see .ci/run)." }));
     }
@@ -71,6 +71,7 @@ export async function labPreflight(plan: Plan): Promise<Preflight> {
       if (seen.has(key)) continue;
       seen.add(key);
       diagnostics.push(diag("lab_subnet_collision", {
+        ...(backend === "dind" ? { severity: "error" as const } : {}),
         path: [],
         message: `${p.what} (${p.cidr.text}) overlaps this machine's ${m.what}`,
         hint: "The namespace lab stays isolated from it; change the plan's subnet if you want to reach the lab from this machine without confusion.",

@@ -7,14 +7,18 @@ import { observationProbes } from "../src/model/sim/probes.js";
 import { World } from "../src/model/sim/world.js";
 import { appendFaults, compileSteps } from "../src/model/steps/compile.js";
 import type { Step, StepResult } from "../src/model/steps/step.js";
-import { applyAll } from "../src/drivers/driver.js";
+import { applyConcurrent } from "../src/drivers/driver.js";
 import type { StartedLab } from "./lab.js";
-import { NetnsLab } from "./netns/netns-lab.js";
+import { diag } from "../src/model/diagnostics.js";
+import { pickBackend, upLab, type BackendRequest } from "./backends.js";
+import type { LabBackend } from "./lab.js";
 import { labPreflight } from "./preflight.js";
 import { LAB_CONSUL_VERSION, labDriver, labName, loadLabImages, planToLabSpec, withLabFacts, withoutRouters } from "./plan-lab.js";
 
 export interface LabRunOptions {
   readonly keep?: boolean;
+  /** netns, dind, or auto (the machine decides and the report says why). */
+  readonly backend?: BackendRequest;
   /** Faults after the plan's own (command line). */
   readonly faults?: readonly Fault[];
   readonly name?: string;
@@ -33,6 +37,8 @@ export interface LabRunReport {
   readonly expectations: ExpectationResult[];
   readonly timings: Record<string, number>;
   readonly kept: boolean;
+  readonly backend?: LabBackend;
+  readonly backendWhy?: string;
   /** Set when the run stopped early (preflight or a lab failure). */
   readonly error?: string;
 }
@@ -62,19 +68,20 @@ export async function runInLab(source: Plan, opts: LabRunOptions = {}): Promise<
   const timings: Record<string, number> = {};
   const mark = (k: string, since: number) => (timings[k] = Date.now() - since);
   const say = opts.progress ?? (() => {});
-  const pre = await labPreflight(source);
+  const choice = await pickBackend(opts.backend ?? "auto");
+  const backend: LabBackend = choice.ok ? choice.backend : "netns";
+  const pre = await labPreflight(source, backend);
+  if (!choice.ok) pre.diagnostics.unshift(diag("lab_requirement_missing", { path: [], message: choice.why, hint: "Run as root with docker.io installed (netns backend), or with a Docker engine this user can reach (dind backend)." }));
   const plan = labPlan(source, pre.caps);
   const name = opts.name ?? labName(plan);
   const steps = labSteps(plan, opts.faults);
-  const base = { lab: name, plan, preflight: pre.diagnostics, steps, differences: [], expectations: [], timings, kept: false };
-  if (!pre.ok) return { ...base, results: [], error: "preflight failed" };
+  const base = { lab: name, plan, preflight: pre.diagnostics, steps, differences: [], expectations: [], timings, kept: false, backend, backendWhy: choice.why };
+  if (!pre.ok || !choice.ok) return { ...base, results: [], error: "preflight failed" };
   let lab: StartedLab | undefined;
   try {
     let t = Date.now();
-    say(`lab ${name}: building ${plan.hosts.length} hosts (netns backend)`);
-    lab = await new NetnsLab().up(planToLabSpec(plan, name), {
-      onProgress: (e) => { if (e.step === "engine-ready" || e.step === "ready") say(`  ${e.host ?? "lab"}: ${e.message}`); },
-    });
+    say(`lab ${name}: building ${plan.hosts.length} hosts with the ${backend} backend (${choice.why})`);
+    lab = await upLab(backend, planToLabSpec(plan, name), (m, host) => say(`  ${host ?? "lab"}: ${m}`));
     mark("up", t);
     t = Date.now();
     await loadLabImages(lab, plan, (m) => say(`  ${m}`));
@@ -82,7 +89,7 @@ export async function runInLab(source: Plan, opts: LabRunOptions = {}): Promise<
     t = Date.now();
     const driver = labDriver(plan, lab);
     say(`applying ${steps.length} steps`);
-    const results = await applyAll(driver, steps, (s, r) => say(`  ${r.status === "failed" ? "✗" : r.status === "unchanged" ? "=" : "✓"} ${s.host.padEnd(18)} ${s.id}${r.status === "failed" ? `: ${r.message}` : ""}`));
+    const results = await applyConcurrent(driver, steps, (s, r) => say(`  ${r.status === "failed" ? "✗" : r.status === "unchanged" ? "=" : "✓"} ${s.host.padEnd(18)} ${s.id}${r.status === "failed" ? `: ${r.message}` : ""}`));
     mark("apply", t);
     t = Date.now();
     say("observing (waiting for the clusters to settle)");

@@ -253,7 +253,7 @@ async function build(store: DindStateStore, say: Say, options: DindUpOptions, ro
     await saveEngineStore((store.state.engine as PrivateEngineState).dataRoot, storeFile);
     say("image", `saved the image store to ${storeFile} for the next private engine (${Date.now() - t} ms)`);
   }
-  say("image", `node image ${image.tag}: ${describeImageSource(image)} (${image.ms} ms)${image.notes.length > 0 ? `; ${image.notes.join("; ")}` : ""}`);
+  say("image", `node image ${image.tag}: ${restored ? "built earlier, in the private engine's restored image store" : describeImageSource(image)} (${image.ms} ms)${image.notes.length > 0 ? `; ${image.notes.join("; ")}` : ""}`);
 
   // 4. switches: one internal network per segment
   for (const seg of layout.segments) {
@@ -342,7 +342,7 @@ async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
 function describeImageSource(image: NodeImage): string {
   switch (image.source) {
     case "engine":
-      return "built earlier, already in the engine (or its restored image store)";
+      return "built earlier, already in the engine";
     case "cache":
       return "built earlier, imported from the cached rootfs tar";
     case "built":

@@ -8,7 +8,7 @@ import { LabError } from "../netns/errors.js";
 import { isRunning, listProcesses, must, nsInode, pidsInCgroup, processArgv, signalAll, sleep, waitExited } from "../netns/sys.js";
 import type { DindLayout } from "./layout.js";
 import type { PrivateEngineState } from "./state.js";
-import { ORIGINAL_DOCKER_HOST } from "./testcontainers-env.js";
+import { userDockerHost } from "./testcontainers-env.js";
 
 export type EngineProbe =
   | { readonly ok: true; readonly dockerHost: string; readonly version: string }
@@ -19,7 +19,8 @@ export type EngineProbe =
  * current docker context's endpoint, else /var/run/docker.sock.
  */
 export async function machineDockerHost(): Promise<string> {
-  if (ORIGINAL_DOCKER_HOST !== undefined && ORIGINAL_DOCKER_HOST !== "") return ORIGINAL_DOCKER_HOST;
+  const user = userDockerHost();
+  if (user !== undefined && user !== "") return user;
   const ctx = await runArgv(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], { timeoutMs: 5_000 });
   const host = ctx.stdout.trim();
   if (ctx.code === 0 && /^(unix|tcp|npipe|ssh):\/\//.test(host)) return host;

@@ -77,18 +77,25 @@ export async function downFromState(stateFile: string, options: DindTeardownOpti
 
 async function removeFromEngine(dockerHost: string, state: DindLabState, problems: string[], notes: string[]): Promise<void> {
   const label = `label=${LAB_LABEL}=${state.layout.lab}`;
-  const listed = await dockerTry(dockerHost, ["ps", "-aq", "--filter", label], 30_000);
+  const listed = await dockerTry(dockerHost, ["ps", "-aq", "--no-trunc", "--filter", label], 30_000);
   if (listed.code !== 0) {
     problems.push(`engine ${dockerHost} does not answer (${listed.stderr.trim()}); containers ${state.containers.join(", ")} and networks ${state.networks.join(", ")} may remain`);
     return;
   }
-  const containers = [...new Set([...state.containers, ...listed.stdout.split("\n").filter(Boolean)])];
-  if (containers.length > 0) {
-    const r = await dockerTry(dockerHost, ["rm", "-f", "-v", ...containers], 120_000);
+  // by full id, each once: `docker rm -f` of a name and of its id at once fails with "already in progress"
+  const ids = new Set(listed.stdout.split("\n").filter(Boolean));
+  for (const name of state.containers) {
+    const r = await dockerTry(dockerHost, ["inspect", "--format", "{{.Id}}", name], 30_000);
+    if (r.code === 0) ids.add(r.stdout.trim());
+  }
+  if (ids.size > 0) {
+    const r = await dockerTry(dockerHost, ["rm", "-f", "-v", ...ids], 120_000);
     for (const line of r.stderr.split("\n").filter(Boolean)) {
-      if (/No such container/i.test(line)) notes.push(line.trim());
+      if (/No such container|already in progress/i.test(line)) notes.push(line.trim());
       else problems.push(`docker rm: ${line.trim()}`);
     }
+    const left = await dockerTry(dockerHost, ["ps", "-aq", "--filter", label], 30_000);
+    if (left.stdout.trim() !== "") problems.push(`containers still there after docker rm -f: ${left.stdout.trim().split("\n").join(", ")}`);
   }
   const nets = await dockerTry(dockerHost, ["network", "ls", "-q", "--filter", label], 30_000);
   const networks = [...new Set([...state.networks, ...nets.stdout.split("\n").filter(Boolean)])];

@@ -2,8 +2,19 @@ import { existsSync } from "node:fs";
 import { mkdir, readlink, rm, symlink } from "node:fs/promises";
 import { dirname } from "node:path";
 
-/** $DOCKER_HOST as the user set it, before any lab pointed testcontainers elsewhere. */
-export const ORIGINAL_DOCKER_HOST: string | undefined = process.env.DOCKER_HOST;
+// $DOCKER_HOST as it was before the first lab of this process changed it
+let before: { readonly value: string | undefined } | undefined;
+
+/** $DOCKER_HOST as the user set it (not as a lab of this process pointed it at its private engine). */
+export function userDockerHost(): string | undefined {
+  return before ? before.value : process.env.DOCKER_HOST;
+}
+
+function setDockerHost(value: string | undefined): void {
+  before ??= { value: process.env.DOCKER_HOST };
+  if (value === undefined) delete process.env.DOCKER_HOST;
+  else process.env.DOCKER_HOST = value;
+}
 
 const RYUK_IMAGE = "testcontainers/ryuk:0.14.0"; // the one testcontainers 11.14.0 starts
 
@@ -41,16 +52,16 @@ export async function configureTestcontainers(input: TestcontainersEnvInput): Pr
     await symlink(input.privateEngine.socket, link);
     const value = `unix://${link}`;
     if (process.env.DOCKER_HOST !== value) {
-      process.env.DOCKER_HOST = value;
+      setDockerHost(value);
       settings.push(`DOCKER_HOST=${value} (-> ${input.privateEngine.socket}: the lab's private engine)`);
     }
   } else {
-    const testcontainersWouldFind = ORIGINAL_DOCKER_HOST ?? "unix:///var/run/docker.sock";
-    if (input.dockerHost !== testcontainersWouldFind) {
-      process.env.DOCKER_HOST = input.dockerHost;
+    const user = userDockerHost();
+    if (input.dockerHost !== (user ?? "unix:///var/run/docker.sock")) {
+      setDockerHost(input.dockerHost);
       settings.push(`DOCKER_HOST=${input.dockerHost} (the docker CLI's current context)`);
-    } else if (ORIGINAL_DOCKER_HOST === undefined && process.env.DOCKER_HOST !== undefined) {
-      delete process.env.DOCKER_HOST; // an earlier private lab of this process had pointed it elsewhere
+    } else if (process.env.DOCKER_HOST !== user) {
+      setDockerHost(user); // an earlier private lab of this process had pointed it elsewhere
     }
   }
   if (!input.ryukAvailable && process.env.TESTCONTAINERS_RYUK_DISABLED !== "true") {

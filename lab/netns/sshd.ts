@@ -10,7 +10,7 @@
 // reach the hosts from a vantage host inside the lab: a NetnsRelay there opens the TCP connections, and
 // LabSshd.dialer hands them to SshTransport as its `dial`. withOperator() adds such a host to a spec.
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFile, chmod, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { DialError, dialErrorText, type Dialer } from "../../src/drivers/transports/dial.js";
@@ -18,6 +18,7 @@ import { knownHostsName } from "../../src/drivers/transports/known-hosts.js";
 import type { SshHost } from "../../src/drivers/transports/ssh-pool.js";
 import type { SshEndpoint } from "../../src/drivers/transports/ssh-transport.js";
 import type { LabSpec } from "../spec.js";
+import { engineProcesses } from "./engine.js";
 import { LabError } from "./errors.js";
 import type { HostLayout } from "./layout.js";
 import type { StartedNetnsLab } from "./netns-lab.js";
@@ -27,6 +28,8 @@ export const SSHD_BINARY = "/usr/sbin/sshd";
 /** Privilege-separation directory the Debian sshd needs (lab-notes 3); shared by every sshd, left in place. */
 const PRIVSEP_DIR = "/run/sshd";
 const START_TIMEOUT_MS = 10_000;
+/** USER_HZ: the unit of CPU times in /proc/<pid>/stat (100 on Linux everywhere but exotic builds). */
+const CLOCK_TICKS = 100;
 
 /** Adds a host that stands for the operator's machine on the first segment (the SSH client's vantage point). */
 export function withOperator(spec: LabSpec, operator: { name?: string; address?: string; nic?: string } = {}): LabSpec {
@@ -160,6 +163,13 @@ export class NetnsRelay {
       c.on("data", onData);
       c.once("end", () => fail("ERELAY", `the relay in netns ${this.netns} closed the connection: ${head.toString("utf8").trim()}`));
     });
+
+  /** CPU time (ms) the relay process has used so far. */
+  async cpuMs(): Promise<number> {
+    const stat = await readFile(`/proc/${this.#child.pid}/stat`, "utf8").catch(() => "");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11] ?? 0) + Number(f[12] ?? 0)) * 1000) / CLOCK_TICKS;
+  }
 
   async close(): Promise<void> {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
@@ -321,6 +331,32 @@ export class LabSshd {
     return text.split("\n").filter((l) => /\bAccepted (publickey|password|keyboard-interactive)\b/.test(l)).length;
   }
 
+  /**
+   * CPU time (ms) the host has used so far for SSH work: its sshd listener with every connection it
+   * accepted and every command those ran (counted once the connections are closed and reaped), plus the
+   * host's dockerd and containerd. Differences between two calls measure a workload per host, even when
+   * other processes share the machine's cores.
+   */
+  async hostCpuMs(host: string): Promise<number> {
+    const h = this.#host(host);
+    const listener = await this.#listenerPid(host);
+    // connections that just closed: wait until the listener has reaped them (zombies too), so their CPU is in its cutime
+    if (listener !== undefined) for (let i = 0; i < 100 && (await childrenOf(listener)).length > 0; i++) await sleep(20);
+    const pids = [...(listener !== undefined ? [listener] : []), ...(await engineProcesses(h.layout))];
+    const ticks = await Promise.all(pids.map(async (pid) => {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // fields 14-17 of /proc/<pid>/stat: utime stime cutime cstime (f[0] is field 3)
+      return [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i] ?? 0), 0);
+    }));
+    return (ticks.reduce((a, b) => a + b, 0) * 1000) / CLOCK_TICKS;
+  }
+
+  /** CPU time (ms) of the relay that carries every client connection (lab plumbing, not part of a host). */
+  async relayCpuMs(): Promise<number> {
+    return (await this.#relay?.cpuMs()) ?? 0;
+  }
+
   /** The sshd log of the host (for assertions and debugging). */
   logFile(host: string): string {
     return this.#host(host).log;
@@ -433,6 +469,16 @@ function sshdConfig(h: HostSsh, port: number, authorizedKeys: string, dockerHost
 export async function generateKey(file: string, options: { passphrase?: string; comment?: string } = {}): Promise<void> {
   await must(["ssh-keygen", "-q", "-t", "ed25519", "-N", options.passphrase ?? "", "-C", options.comment ?? "crosshost", "-f", file]);
   await chmod(file, 0o600);
+}
+
+/** Pids whose parent is `pid`, zombies included (they have no command line, but a stat). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const entries = (await readdir("/proc")).filter((e) => /^\d+$/.test(e));
+  const hits = await Promise.all(entries.map(async (e) => {
+    const s = await readFile(`/proc/${e}/stat`, "utf8").catch(() => "");
+    return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]) === pid ? Number(e) : undefined;
+  }));
+  return hits.filter((p): p is number => p !== undefined);
 }
 
 /** The pids plus all their descendants (found through /proc/<pid>/stat's ppid). */

@@ -5,7 +5,7 @@ import { hasErrors } from "../model/diagnostics.js";
 import type { Plan } from "../model/plan.js";
 import { compareObservations, evaluateExpectations } from "../model/sim/evaluate.js";
 import { observationProbes } from "../model/sim/probes.js";
-import { applyAll } from "../drivers/driver.js";
+import { applyConcurrent } from "../drivers/driver.js";
 import { NetnsLab } from "../../lab/netns/netns-lab.js";
 import { labPreflight } from "../../lab/preflight.js";
 import { labDriver, labName, loadLabImages, planToLabSpec } from "../../lab/plan-lab.js";
@@ -85,7 +85,7 @@ export function registerLabCommands(program: Command, h: {
       say(`building lab ${name}`);
       const lab = await new NetnsLab().up(planToLabSpec(plan, name), { onProgress: (e) => { if (e.step === "engine-ready") say(`  ${e.host}: ${e.message}`); } });
       await loadLabImages(lab, plan, (m) => say(`  ${m}`));
-      const results = await applyAll(labDriver(plan, lab), labSteps(plan), (s, r) => say(`  ${r.status === "failed" ? style.red("✗") : "✓"} ${s.host.padEnd(18)} ${s.id}${r.status === "failed" ? `: ${r.message}` : ""}`));
+      const results = await applyConcurrent(labDriver(plan, lab), labSteps(plan), (s, r) => say(`  ${r.status === "failed" ? style.red("✗") : "✓"} ${s.host.padEnd(18)} ${s.id}${r.status === "failed" ? `: ${r.message}` : ""}`));
       if (opts.json) h.json({ ok: true, lab: name, steps: results });
       else h.out(`lab ${style.bold(name)} is up: compare it with the prediction (crosshost compare ${planArg} --lab-name ${name}), then crosshost lab down ${name}`);
       if (results.some((r) => r.status === "failed")) h.fail(1);

@@ -25,3 +25,52 @@ export async function applyAll(driver: Driver, steps: readonly Step[], onResult?
   }
   return out;
 }
+
+/**
+ * Applies steps concurrently where that cannot change the outcome: a step starts once everything in its
+ * `after` is done, one step at a time per host, container runs strictly in plan order (Docker's IPAM hands
+ * out addresses in the order containers start), faults in order after everything else. The simulator's
+ * order-independence property (test/property/simulate.property.test.ts) is what makes this safe.
+ */
+export async function applyConcurrent(driver: Driver, steps: readonly Step[], onResult?: (step: Step, r: StepResult) => void): Promise<StepResult[]> {
+  const results = new Map<string, StepResult>();
+  const ids = new Set(steps.map((s) => s.id));
+  // Containers keep their order (IPAM); Consul agents too (who starts first decides who a join finds,
+  // and a one-shot start_join fails when its target is not up yet).
+  const containerOrder = steps.filter((s) => s.kind === "container_run").map((s) => s.id);
+  const agentOrder = steps.filter((s) => s.kind === "consul_agent").map((s) => s.id);
+  const firstFault = steps.findIndex((s) => s.kind === "fault");
+  const deps = new Map(steps.map((s, i) => {
+    const d = new Set(s.after.filter((a) => ids.has(a)));
+    if (s.kind === "container_run") {
+      const prev = containerOrder[containerOrder.indexOf(s.id) - 1];
+      if (prev) d.add(prev);
+    }
+    if (s.kind === "consul_agent") {
+      const prev = agentOrder[agentOrder.indexOf(s.id) - 1];
+      if (prev) d.add(prev);
+    }
+    // Faults wait for every step before them.
+    if (s.kind === "fault" || (firstFault >= 0 && i > firstFault)) for (const x of steps.slice(0, i)) d.add(x.id);
+    return [s.id, d] as const;
+  }));
+  const busy = new Set<string>();
+  const running = new Map<string, Promise<void>>();
+  const pending = [...steps];
+  while (pending.length > 0 || running.size > 0) {
+    for (const s of [...pending]) {
+      if (busy.has(s.host) || ![...deps.get(s.id)!].every((d) => results.has(d))) continue;
+      pending.splice(pending.indexOf(s), 1);
+      busy.add(s.host);
+      running.set(s.id, driver.apply(s).then((r) => {
+        results.set(s.id, r);
+        onResult?.(s, r);
+        busy.delete(s.host);
+        running.delete(s.id);
+      }));
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  return steps.map((s) => results.get(s.id) ?? { id: s.id, status: "skipped" as const, message: "a step it depends on never ran" });
+}

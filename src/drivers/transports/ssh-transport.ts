@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
-import { constants as osConstants } from "node:os";
+import { homedir, constants as osConstants } from "node:os";
 import type { Duplex } from "node:stream";
 import type { AnyAuthMethod, Client, ClientChannel, ParsedKey } from "ssh2";
 import type { SshTarget } from "../../model/plan.js";
@@ -51,7 +50,7 @@ export type SshLogEvent =
   | {
       readonly type: "command";
       readonly host: string;
-      /** The argv as given (words equal to a known secret replaced by "***"). */
+      /** The argv as given, with every occurrence of a known secret (password, passphrase, redact) as "***". */
       readonly argv: readonly string[];
       /** Names only: values are never logged. */
       readonly env: readonly string[];
