@@ -11,6 +11,11 @@ export const CONSUL_IMAGE = "crosshost/consul:1.8.7";
 export const CONSUL_VERSION = "1.8.7";
 /** Label on every image the project builds; teardown and the driver treat only such images as their own. */
 export const OWNED_LABEL = "crosshost.owned";
+/**
+ * Workload images carry this, not OWNED_LABEL: labels of an image are inherited by every container run
+ * from it, and a user's container must never look like one crosshost owns.
+ */
+export const IMAGE_LABEL = "crosshost.image";
 export const HASH_LABEL = "crosshost.content-hash";
 // bump when the recipe changes in a way the manifest does not capture
 const RECIPE_VERSION = "1";
@@ -101,7 +106,7 @@ async function tarFor(name: string, tag: string, entries: readonly RootfsEntry[]
   const cache = opts.cacheDir ?? crosshostCacheDir();
   const hash = manifestHash(entries);
   const tar = `${cache}/images/${name}-${hash.slice(0, 16)}.tar`;
-  const allChanges = [`LABEL ${OWNED_LABEL}=true`, `LABEL ${HASH_LABEL}=${hash}`, `ENV PATH=${IMAGE_PATH}`, ...changes];
+  const allChanges = [`LABEL ${IMAGE_LABEL}=true`, `LABEL ${HASH_LABEL}=${hash}`, `ENV PATH=${IMAGE_PATH}`, ...changes];
   if (await exists(tar)) return { tag, tar, contentHash: hash, changes: allChanges, cached: true, ms: Date.now() - t0 };
 
   opts.onProgress?.(`building ${tag} rootfs (${entries.length} entries)`);
@@ -206,7 +211,7 @@ export async function importImage(lab: DockerHostResolver, host: string, imageOr
 async function plainTar(tar: string, tag: string | undefined): Promise<BuiltImage> {
   if (tag === undefined) throw new LabError(`importImage: a tag is needed to import ${tar}`);
   const hash = await sha256File(tar);
-  return { tag, tar, contentHash: hash, changes: [`LABEL ${OWNED_LABEL}=true`, `LABEL ${HASH_LABEL}=${hash}`, `ENV PATH=${IMAGE_PATH}`], cached: true, ms: 0 };
+  return { tag, tar, contentHash: hash, changes: [`LABEL ${IMAGE_LABEL}=true`, `LABEL ${HASH_LABEL}=${hash}`, `ENV PATH=${IMAGE_PATH}`], cached: true, ms: 0 };
 }
 
 /** Imports the image into every host's engine at once. */

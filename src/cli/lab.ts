@@ -1,12 +1,11 @@
 // `crosshost lab up|status|down`, `crosshost compare`, and the lab half of `crosshost run --lab`.
-import { existsSync, readdirSync } from "node:fs";
 import type { Command } from "commander";
 import { hasErrors } from "../model/diagnostics.js";
 import type { Plan } from "../model/plan.js";
 import { compareObservations, evaluateExpectations } from "../model/sim/evaluate.js";
 import { observationProbes } from "../model/sim/probes.js";
 import { applyConcurrent } from "../drivers/driver.js";
-import { NetnsLab } from "../../lab/netns/netns-lab.js";
+import { attachLab, downLab, listLabs, pickBackend, upLab, type BackendRequest } from "../../lab/backends.js";
 import { labPreflight } from "../../lab/preflight.js";
 import { labDriver, labName, loadLabImages, planToLabSpec } from "../../lab/plan-lab.js";
 import { labPlan, labSteps, predict, runInLab, type LabRunReport } from "../../lab/session.js";
@@ -14,13 +13,6 @@ import { diagnosticJson, renderDiagnostics } from "./render-diagnostics.js";
 import { renderDifferences, renderExpectations, table } from "./render-observation.js";
 import { cliFaults, loadOrThrow } from "./simulate.js";
 import type { Style } from "./style.js";
-
-export const LAB_ROOT = "/var/lib/crosshost/labs";
-
-export function listLabs(root = LAB_ROOT): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root).filter((d) => existsSync(`${root}/${d}/state.json`)).sort();
-}
 
 export function renderLabReport(r: LabRunReport, style: Style): string {
   const out: string[] = [];
@@ -30,6 +22,7 @@ export function renderLabReport(r: LabRunReport, style: Style): string {
     return out.join("\n");
   }
   const failed = r.results.filter((x) => x.status === "failed");
+  if (r.backend) out.push(style.dim(`lab ${r.lab}, ${r.backend} backend: ${r.backendWhy ?? ""}`));
   out.push(`${style.bold("Applied")} ${r.results.length} steps in the lab: ${failed.length === 0 ? style.green("none failed") : style.red(`${failed.length} failed`)}`);
   for (const f of failed) out.push(`  ${style.red("✗")} ${f.id}: ${f.message}`);
   out.push("", style.bold("Prediction against reality"), renderDifferences(r.differences, style));
@@ -49,8 +42,13 @@ export function labReportJson(r: LabRunReport): Record<string, unknown> {
   };
 }
 
-export async function labRun(plan: Plan, opts: { keep?: boolean; faults?: string[]; progress?: (l: string) => void }): Promise<LabRunReport> {
-  return runInLab(plan, { keep: !!opts.keep, faults: cliFaults(plan, opts.faults ?? []), ...(opts.progress ? { progress: opts.progress } : {}) });
+export async function labRun(plan: Plan, opts: { keep?: boolean; faults?: string[]; backend?: BackendRequest; progress?: (l: string) => void }): Promise<LabRunReport> {
+  return runInLab(plan, { keep: !!opts.keep, faults: cliFaults(plan, opts.faults ?? []), backend: opts.backend ?? "auto", ...(opts.progress ? { progress: opts.progress } : {}) });
+}
+
+function backendOption(v: string): BackendRequest {
+  if (v !== "netns" && v !== "dind" && v !== "auto") throw new Error(`--backend must be netns, dind or auto, not ${v}`);
+  return v;
 }
 
 export function registerLabCommands(program: Command, h: {
@@ -63,8 +61,9 @@ export function registerLabCommands(program: Command, h: {
     .description("Build a lab from a plan (hosts, NICs, switches, engines, images) and apply the plan to it; it keeps running.")
     .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
     .option("--name <lab>", "lab name (default: from the plan's name)")
+    .option("--backend <backend>", "netns (root: namespaces), dind (containers through a Docker engine) or auto", backendOption, "auto" as BackendRequest)
     .option("--json", "print the result as JSON")
-    .action(async (planArg: string, opts: { name?: string; json?: boolean }) => {
+    .action(async (planArg: string, opts: { name?: string; json?: boolean; backend: BackendRequest }) => {
       let loaded;
       try {
         loaded = loadOrThrow(planArg);
@@ -72,7 +71,14 @@ export function registerLabCommands(program: Command, h: {
         h.inputFailure(e, !!opts.json);
       }
       const style = h.style();
-      const pre = await labPreflight(loaded.plan);
+      const choice = await pickBackend(opts.backend);
+      if (!choice.ok) {
+        if (opts.json) h.json({ ok: false, error: choice.why });
+        else process.stderr.write(`crosshost: no lab backend: ${choice.why}\n  hint: run as root with docker.io installed (netns), or with a reachable Docker engine (dind).\n`);
+        h.fail(2);
+      }
+      if (!opts.json) h.out(`backend ${choice.backend}: ${choice.why}`);
+      const pre = await labPreflight(loaded.plan, choice.backend);
       if (!opts.json && pre.diagnostics.length > 0) h.out(renderDiagnostics(pre.diagnostics, undefined, "lab preflight", style));
       if (!pre.ok) {
         if (opts.json) h.json({ ok: false, preflight: pre.diagnostics.map(diagnosticJson) });
@@ -83,7 +89,7 @@ export function registerLabCommands(program: Command, h: {
       const started = Date.now();
       const say = (l: string) => { if (!opts.json) h.out(`${style.dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`)} ${l}`); };
       say(`building lab ${name}`);
-      const lab = await new NetnsLab().up(planToLabSpec(plan, name), { onProgress: (e) => { if (e.step === "engine-ready") say(`  ${e.host}: ${e.message}`); } });
+      const lab = await upLab(choice.backend, planToLabSpec(plan, name), (m, host) => say(`  ${host ?? "lab"}: ${m}`));
       await loadLabImages(lab, plan, (m) => say(`  ${m}`));
       const results = await applyConcurrent(labDriver(plan, lab), labSteps(plan), (s, r) => say(`  ${r.status === "failed" ? style.red("✗") : "✓"} ${s.host.padEnd(18)} ${s.id}${r.status === "failed" ? `: ${r.message}` : ""}`));
       if (opts.json) h.json({ ok: true, lab: name, steps: results });
@@ -97,37 +103,39 @@ export function registerLabCommands(program: Command, h: {
     .argument("[lab]", "one lab (default: all)")
     .option("--json", "print as JSON")
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const names = name ? [name] : listLabs();
+      const labs = listLabs().filter((l) => !name || l.name === name);
+      if (name && labs.length === 0) {
+        process.stderr.write(`crosshost: no lab named ${name}\n  hint: crosshost lab status lists the labs on this machine.\n`);
+        h.fail(2);
+      }
       const statuses = [];
-      for (const n of names) {
-        const s = await new NetnsLab().status(n);
-        const hosts = await Promise.all(s.hosts.map(async (host) => {
-          let swarm = "-", leader = "-";
-          if (host.engine.running && host.netnsPresent) {
-            const lab = await new NetnsLab().attach(n);
-            const t = lab.transport(host.name);
-            const sw = await t.exec(["docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"], { timeoutMs: 10_000 });
-            if (sw.code === 0) {
-              const [state, mgr] = sw.stdout.trim().split(" ");
-              swarm = state === "active" ? (mgr === "true" ? "manager" : "worker") : state ?? "-";
-            }
+      for (const l of labs) {
+        const lab = await attachLab(l);
+        const hosts = await Promise.all(lab.hosts.map(async (host) => {
+          const t = lab.transport(host);
+          let swarm = "-", leader = "-", engine = false;
+          const sw = await t.exec(["docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"], { timeoutMs: 10_000 }).catch(() => ({ code: 1, stdout: "", stderr: "" }));
+          if (sw.code === 0) {
+            engine = true;
+            const [state, mgr] = sw.stdout.trim().split(" ");
+            swarm = state === "active" ? (mgr === "true" ? "manager" : "worker") : state ?? "-";
             const agents = await t.exec(["docker", "ps", "--filter", "label=crosshost.owned=true", "--format", "{{.Names}} {{.Image}}"], { timeoutMs: 10_000 });
-            const agent = agents.stdout.split("\n").find((l) => l.includes("consul"))?.split(" ")[0];
+            const agent = agents.stdout.split("\n").find((x) => x.includes("consul"))?.split(" ")[0];
             if (agent) {
-              const l = await t.exec(["docker", "exec", agent, "wget", "-q", "-O", "-", "http://127.0.0.1:8500/v1/status/leader"], { timeoutMs: 10_000 });
-              leader = l.code === 0 ? (JSON.parse(l.stdout || '""') as string) || "none" : "?";
+              const r = await t.exec(["docker", "exec", agent, "wget", "-q", "-O", "-", "http://127.0.0.1:8500/v1/status/leader"], { timeoutMs: 10_000 });
+              leader = r.code === 0 ? ((JSON.parse(r.stdout || '""') as string) || "none") : "none";
             }
           }
-          return { host: host.name, netns: host.netnsPresent, engine: host.engine.running, cut: host.cut, swarm, consulLeader: leader };
+          return { host, engine, swarm, consulLeader: leader };
         }));
-        statuses.push({ lab: n, exists: s.exists, stateFile: s.stateFile, hosts, segments: s.segments });
+        statuses.push({ lab: l.name, backend: l.backend, stateFile: l.stateFile, hosts });
       }
       if (opts.json) return h.json(statuses);
       const style = h.style();
       if (statuses.length === 0) return h.out("no labs on this machine");
       for (const st of statuses) {
-        h.out(`${style.bold(st.lab)}  ${style.dim(st.stateFile)}`);
-        h.out(table([["host", "netns", "engine", "cut", "swarm", "consul leader"], ...st.hosts.map((x) => [x.host, x.netns ? "✓" : "✗", x.engine ? "✓" : "✗", x.cut ? "yes" : "no", x.swarm, x.consulLeader])], style));
+        h.out(`${style.bold(st.lab)} (${st.backend})  ${style.dim(st.stateFile)}`);
+        h.out(table([["host", "engine", "swarm", "consul leader"], ...st.hosts.map((x) => [x.host, x.engine ? "✓" : "✗", x.swarm, x.consulLeader])], style));
       }
     });
 
@@ -137,16 +145,20 @@ export function registerLabCommands(program: Command, h: {
     .argument("[lab]", "the lab (default: every lab on this machine)")
     .option("--json", "print as JSON")
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const names = name ? [name] : listLabs();
+      const labs = listLabs().filter((l) => !name || l.name === name);
+      if (name && labs.length === 0) {
+        process.stderr.write(`crosshost: no lab named ${name}\n  hint: crosshost lab status lists the labs on this machine.\n`);
+        h.fail(2);
+      }
       const reports = [];
-      for (const n of names) {
+      for (const l of labs) {
         const t = Date.now();
-        const r = await new NetnsLab().down(n);
-        reports.push({ ...r, lab: n, ms: Date.now() - t });
-        if (!opts.json) h.out(`lab ${n} removed in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+        await downLab(l);
+        reports.push({ lab: l.name, backend: l.backend, ms: Date.now() - t });
+        if (!opts.json) h.out(`lab ${l.name} (${l.backend}) removed in ${((Date.now() - t) / 1000).toFixed(1)} s`);
       }
       if (opts.json) h.json(reports);
-      else if (names.length === 0) h.out("no labs on this machine");
+      else if (labs.length === 0) h.out("no labs on this machine");
     });
 
   program
@@ -163,14 +175,15 @@ export function registerLabCommands(program: Command, h: {
       } catch (e) {
         h.inputFailure(e, !!opts.json);
       }
-      const pre = await labPreflight(loaded.plan);
+      const pre = await labPreflight(loaded.plan, "dind");
       const plan = labPlan(loaded.plan, pre.caps);
       const name = opts.labName ?? labName(plan);
-      if (!listLabs().includes(name)) {
+      const found = listLabs().find((l) => l.name === name);
+      if (!found) {
         process.stderr.write(`crosshost: no lab named ${name} on this machine\n  hint: crosshost lab up ${planArg} builds it; crosshost lab status lists labs.\n`);
         h.fail(2);
       }
-      const lab = await new NetnsLab().attach(name);
+      const lab = await attachLab(found);
       const steps = labSteps(plan);
       const reality = await labDriver(plan, lab).observe(observationProbes(plan));
       const diffs = compareObservations(predict(plan, steps), reality);

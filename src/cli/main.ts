@@ -12,6 +12,7 @@ import { FAULT_SYNTAX } from "../model/faults.js";
 import { compileSteps } from "../model/steps/compile.js";
 import { loadOrThrow, renderSimulation, renderSteps, simulatePlan, simulationJson, stepsJson, validationSummary } from "./simulate.js";
 import { labReportJson, labRun, registerLabCommands, renderLabReport } from "./lab.js";
+import { registerRemoteCommands } from "./remote.js";
 
 export const EXIT = { ok: 0, findings: 1, input: 2 } as const;
 
@@ -210,9 +211,14 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     .option("--steps", "print every step with its commands")
     .option("--lab", "then build a disposable lab (root, docker.io), apply the plan, observe, compare with the prediction, tear down")
     .option("--keep", "with --lab: keep the lab running afterwards")
+    .option("--backend <backend>", "with --lab: netns (root), dind (a Docker engine) or auto", "auto")
     .option("--json", "print validation, steps, observation and expectations as JSON")
     .addHelpText("after", "\nExit codes: 0 valid, every expectation holds (and with --lab: reality agrees), 1 errors, failed expectations or disagreements, 2 unreadable input or a lab that cannot be built.")
-    .action(async (planArg: string, opts: { json?: boolean; fault: string[]; steps?: boolean; lab?: boolean; keep?: boolean }) => {
+    .action(async (planArg: string, opts: { json?: boolean; fault: string[]; steps?: boolean; lab?: boolean; keep?: boolean; backend: string }) => {
+      if (!["netns", "dind", "auto"].includes(opts.backend)) {
+        process.stderr.write(`crosshost: --backend must be netns, dind or auto, not ${opts.backend}\n`);
+        throw new ExitError(EXIT.input);
+      }
       let run;
       try {
         run = await simulatePlan(planArg, opts.fault);
@@ -239,7 +245,7 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         const style = makeStyle();
         const started = Date.now();
         if (!opts.json) out("", style.bold("== 4. Lab: apply the same plan to real engines and compare"));
-        const report = await labRun(run.plan, { keep: !!opts.keep, faults: opts.fault, progress: opts.json ? undefined : (l: string) => out(`${style.dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`)} ${l}`) });
+        const report = await labRun(run.plan, { keep: !!opts.keep, faults: opts.fault, backend: opts.backend as "netns" | "dind" | "auto", progress: opts.json ? undefined : (l: string) => out(`${style.dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`)} ${l}`) });
         if (opts.json) printJson(labReportJson(report));
         else out("", renderLabReport(report, style));
         if (report.error) throw new ExitError(report.error === "preflight failed" ? EXIT.input : EXIT.findings);
@@ -248,11 +254,13 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
       if (hasErrors(v.diagnostics) || !run.expectations.every((r) => r.ok) || labFailed) throw new ExitError(EXIT.findings);
     });
 
-  registerLabCommands(program, {
+  const helpers = {
     out, json: printJson, style: () => makeStyle(),
-    fail: (code: number) => { throw new ExitError(code); },
+    fail: (code: number): never => { throw new ExitError(code); },
     inputFailure,
-  });
+  };
+  registerLabCommands(program, helpers);
+  registerRemoteCommands(program, helpers);
 
   return program;
 }

@@ -6,7 +6,7 @@ export type Severity = "error" | "warning" | "info";
 export interface CodeInfo {
   /** Severity the rule uses unless it says otherwise for a specific finding. */
   readonly severity: Severity;
-  readonly family: "input" | "addressing" | "macvlan" | "swarm" | "network" | "consul" | "services" | "lab" | "internal";
+  readonly family: "input" | "addressing" | "macvlan" | "swarm" | "network" | "consul" | "services" | "lab" | "remote" | "internal";
   /** One line: what the finding means. */
   readonly title: string;
   /** Why it matters, in a few sentences. */
@@ -373,6 +373,20 @@ export const CODES = {
     why: "It asks for something the topology rules out.",
     fix: "Change the plan or the expectation.",
     source: "crosshost topology model.",
+  }),
+  host_fact_mismatch: c({
+    severity: "error", family: "remote",
+    title: "A host is not what the plan says it is (a NIC, its address or MTU, Docker).",
+    why: "Found by inspecting the host over SSH before changing anything: a plan that names ens34 where the host has eth0 would fail halfway through.",
+    fix: "Correct the plan to match the host (the message says what was found), or fix the host.",
+    source: "crosshost apply preflight.",
+  }),
+  ssh_unreachable: c({
+    severity: "error", family: "remote",
+    title: "crosshost cannot open an SSH connection to a host.",
+    why: "Nothing can be checked or changed on it: the address is wrong, sshd is down, the key is refused, or its host key is unknown or changed.",
+    fix: "Check the host's ssh settings in the plan (address, port, user, key_file); for a new host use --accept-new once; a changed key means: find out why before trusting it.",
+    source: "crosshost SSH transport (OpenSSH known_hosts semantics).",
   }),
   lab_requirement_missing: c({
     severity: "error", family: "lab",

@@ -7,6 +7,8 @@ import type { Fault, Plan } from "../../src/model/plan.js";
 import { runInLab, type LabRunReport } from "../../lab/session.js";
 import { planFrom } from "../helpers/sim.js";
 import { labOk, labTitle } from "./lab-helpers.js";
+import { dindOk, dindTitle } from "./dind/dind-helpers.js";
+import type { LabBackend } from "../../lab/lab.js";
 
 const faults = (plan: Plan, texts: string[]): Fault[] =>
   texts.flatMap((t) => parseFault(t, [], plan.segments.map((s) => s.name)).map((r) => {
@@ -22,67 +24,73 @@ function explain(r: LabRunReport): string {
   ].filter(Boolean).join("\n");
 }
 
-async function agree(scenario: string, faultTexts: string[] = []): Promise<LabRunReport> {
+async function agree(backend: LabBackend, scenario: string, faultTexts: string[] = []): Promise<LabRunReport> {
   const plan = planFrom(scenario);
-  const r = await runInLab(plan, { faults: faults(plan, faultTexts), name: `t-${scenario}`.slice(0, 20).replace(/-+$/, "") });
+  const r = await runInLab(plan, { backend, faults: faults(plan, faultTexts), name: `t-${scenario}`.slice(0, 20).replace(/-+$/, "") });
+  expect(r.backend).toBe(backend);
   expect(r.error, explain(r)).toBeUndefined();
   expect(r.results.filter((x) => x.status === "failed").map((x) => `${x.id}: ${x.message}`)).toEqual([]);
   expect(r.differences, explain(r)).toEqual([]);
   return r;
 }
 
-describe.runIf(labOk).sequential(labTitle("prediction against reality in the namespace lab"), () => {
+const backends: { backend: LabBackend; ok: boolean; title: string }[] = [
+  { backend: "netns", ok: labOk, title: labTitle("prediction against reality in the namespace lab") },
+  { backend: "dind", ok: dindOk, title: dindTitle("prediction against reality in the docker-in-docker lab") },
+];
+
+for (const { backend, ok, title } of backends) describe.runIf(ok).sequential(title, () => {
   it("seed-macvlan: cross-host pings work, no host reaches its own container, nothing beyond the segment", async () => {
-    const r = await agree("seed-macvlan");
+    const r = await agree(backend, "seed-macvlan");
     const own = r.reality!.probes.find((p) => p.from === "host:docker-71" && p.to === "box1" && p.size === 56)!;
     expect(own.ok).toBe(false);
   }, 180_000);
 
   it("macvlan: with a shim each host reaches its own container", async () => {
-    const r = await agree("macvlan");
+    const r = await agree(backend, "macvlan");
     expect(r.reality!.probes.find((p) => p.from === "host:docker-71" && p.to === "box1" && p.size === 56)!.ok).toBe(true);
   }, 180_000);
 
   it("seed-swarm-consul: leader .71, peers .71/.72, three members, the three checks critical", async () => {
-    const r = await agree("seed-swarm-consul");
+    const r = await agree(backend, "seed-swarm-consul");
     expect(r.reality!.consul!["consul-client-1"]!.leader).toBe("192.168.1.71:8300");
     expect(Object.values(r.reality!.services).map((s) => s.health)).toEqual(["critical", "critical", "critical"]);
   }, 300_000);
 
   it("swarm-consul: every check passes", async () => {
-    const r = await agree("swarm-consul");
+    const r = await agree(backend, "swarm-consul");
     expect(Object.values(r.reality!.services).map((s) => s.health)).toEqual(["passing", "passing", "passing"]);
   }, 300_000);
 
   it("swarm-consul-worker: the worker lists the overlay (a container there is attached)", async () => {
-    const r = await agree("swarm-consul-worker");
+    const r = await agree(backend, "swarm-consul-worker");
     expect(r.reality!.hosts["consul-server-3"]!.networks).toContain("consul-overlay-net");
   }, 300_000);
 
   it("fault: a worker's container stops, and the worker no longer lists the overlay", async () => {
-    const r = await agree("swarm-consul-worker", ["stop-container:api-service-1"]);
+    const r = await agree(backend, "swarm-consul-worker", ["stop-container:api-service-1"]);
     expect(r.reality!.hosts["consul-server-3"]!.networks).not.toContain("consul-overlay-net");
   }, 400_000);
 
   it("fault: a host's engine stops (its containers and agent go with it)", async () => {
-    await agree("swarm-consul", ["stop-engine:consul-server-3"]);
+    await agree(backend, "swarm-consul", ["stop-engine:consul-server-3"]);
   }, 400_000);
 
   it("fault: a Consul server stops (autopilot removes it; the leader stays or moves)", async () => {
-    await agree("swarm-consul", ["stop-agent:consul-server-1"]);
+    await agree(backend, "swarm-consul", ["stop-agent:consul-server-1"]);
   }, 400_000);
 
   it("fault: two Consul servers, one stopped: no leader", async () => {
-    const r = await agree("seed-swarm-consul", ["stop-agent:consul-server-2"]);
+    const r = await agree(backend, "seed-swarm-consul", ["stop-agent:consul-server-2"]);
     expect(r.reality!.consul!["consul-server-1"]!.leader).toBe("");
   }, 400_000);
 
   it("fault: a host cut off the switch", async () => {
-    await agree("swarm-consul", ["cut:consul-server-2"]);
+    await agree(backend, "swarm-consul", ["cut:consul-server-2"]);
   }, 400_000);
 
   it("fault: the switch MTU at 1400: small pings pass, 1450-byte ones fail", async () => {
-    const r = await agree("swarm-consul", ["mtu:lan=1400"]);
+    const r = await agree(backend, "swarm-consul", ["mtu:lan=1400"]);
     const big = r.reality!.probes.find((p) => p.from === "web-service-1" && p.to === "api-service-1" && p.by === "address" && p.size === 1422)!;
     const small = r.reality!.probes.find((p) => p.from === "web-service-1" && p.to === "api-service-1" && p.by === "address" && p.size === 56)!;
     expect(small.ok).toBe(true);

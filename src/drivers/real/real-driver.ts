@@ -54,9 +54,19 @@ export class RealDriver implements Driver {
   private changedAt = Date.now();
   private faulted = false;
 
-  constructor(readonly plan: Plan, private readonly opts: RealDriverOptions) {
+  /** Dry run: commands that change something are recorded, not run. */
+  private readonly dry: { planned: Map<string, string[]> } | undefined;
+  private current: string | undefined;
+
+  constructor(readonly plan: Plan, private readonly opts: RealDriverOptions, dry = false) {
     this.name = opts.name ?? "real";
     this.index = indexPlan(plan);
+    this.dry = dry ? { planned: new Map() } : undefined;
+  }
+
+  /** The same driver that only looks: each step reports "unchanged" or what it would run. */
+  dryRun(): RealDriver {
+    return new RealDriver(this.plan, this.opts, true);
   }
 
   private t(host: string): Transport {
@@ -64,6 +74,12 @@ export class RealDriver implements Driver {
   }
 
   private async run(host: string, argv: readonly string[], stdin?: string, timeoutMs = DOCKER_TIMEOUT): Promise<ExecResult> {
+    if (this.dry && !readOnly(argv)) {
+      const list = this.dry.planned.get(this.current ?? "") ?? [];
+      list.push(`${host}: ${argv.join(" ")}`);
+      this.dry.planned.set(this.current ?? "", list);
+      return { code: 0, stdout: "", stderr: "" };
+    }
     const started = Date.now();
     const r = await this.t(host).exec(argv, { ...(stdin !== undefined ? { stdin } : {}), timeoutMs });
     this.opts.log?.(host, `$ ${argv.join(" ")} → ${r.code} (${Date.now() - started} ms)${r.code !== 0 && r.stderr ? `: ${r.stderr.trim().split("\n").pop()}` : ""}`);
@@ -87,9 +103,17 @@ export class RealDriver implements Driver {
   // ---- apply ---------------------------------------------------------------------------------
 
   async apply(step: Step): Promise<StepResult> {
+    this.current = step.id;
     try {
-      return await this.applyStep(step);
+      const r = await this.applyStep(step);
+      if (this.dry) {
+        const planned = this.dry.planned.get(step.id);
+        if (!planned) return { id: step.id, status: "unchanged", message: r.message };
+        return { id: step.id, status: "skipped", message: `would run: ${planned.map((p) => p.replace(/^[^:]+: /, "")).join(" && ")}` };
+      }
+      return r;
     } catch (e) {
+      if (this.dry) return { id: step.id, status: "skipped", message: `would run ${step.kind.replace(/_/g, " ")} (${e instanceof Error ? e.message : String(e)})` };
       return this.failed(step, e instanceof Error ? e.message : String(e));
     }
   }
@@ -124,7 +148,9 @@ export class RealDriver implements Driver {
       }
       case "swarm_join": {
         if ((await this.swarmState(step.host)) === "active") return this.ok(step, "already in a swarm", true);
-        return this.runRendered(step);
+        const r = await this.runRendered(step);
+        if (r.status === "done") await this.remember(step.host, "swarm-formed", "joined");
+        return r;
       }
       case "network_create": {
         const have = await this.docker(step.host, ["network", "inspect", "--format", `{{index .Labels "${OWNER_LABEL}"}}`, step.network]);
@@ -468,10 +494,11 @@ export class RealDriver implements Driver {
     await Promise.all(this.plan.hosts.map(async (h) => {
       const alive = await this.run(h.name, ["true"], undefined, 10_000);
       const nets = alive.code === 0 ? await this.docker(h.name, ["network", "ls", "--format", "{{.Name}}"]) : undefined;
+      // Only networks the plan knows: a user's own networks on the host are none of crosshost's business.
       hosts[h.name] = {
         up: alive.code === 0,
         engine: nets?.code === 0,
-        networks: nets?.code === 0 ? nets.stdout.split("\n").map((s) => s.trim()).filter((s) => s && !["bridge", "host", "none"].includes(s)).sort() : [],
+        networks: nets?.code === 0 ? nets.stdout.split("\n").map((s) => s.trim()).filter((s) => s && s !== "bridge" && this.index.networks.has(s)).sort() : [],
       };
     }));
     const containers: Record<string, ContainerObservation> = {};
@@ -626,8 +653,8 @@ export class RealDriver implements Driver {
     const order = [...nodes.filter((n) => n.role === "worker"), ...nodes.filter((n) => n.role === "manager" && n.host !== this.plan.swarm?.init), ...nodes.filter((n) => n.host === this.plan.swarm?.init)];
     for (const n of order) {
       if ((await this.swarmState(n.host)) !== "active") continue;
-      const formed = n.host === this.plan.swarm?.init ? await this.recall(n.host, "swarm-formed") : "joined";
-      if (formed === undefined) continue;
+      // A swarm the host was in before crosshost came is the user's: never leave it.
+      if ((await this.recall(n.host, "swarm-formed")) === undefined) continue;
       await this.docker(n.host, ["swarm", "leave", "--force"]);
     }
     for (const h of this.plan.hosts) {
@@ -661,4 +688,20 @@ function sortKeys<T>(o: Record<string, T>, order: readonly string[]): Record<str
   const out: Record<string, T> = {};
   for (const k of order) if (k in o) out[k] = o[k]!;
   return out;
+}
+
+/** Commands that only look (dry runs run them, everything else is recorded). */
+function readOnly(argv: readonly string[]): boolean {
+  const [a, b, c] = argv;
+  if (a === "docker") {
+    if (b === "inspect" || b === "info" || b === "ps" || b === "version") return true;
+    if ((b === "network" || b === "node") && (c === "inspect" || c === "ls")) return true;
+    if (b === "swarm" && c === "join-token") return true;
+    if (b === "image" && c === "inspect") return true;
+    return false;
+  }
+  if (a === "test" || a === "cat" || a === "true" || a === "ss" || a === "wget") return true;
+  if (a === "ip") return argv.includes("show") || argv.includes("-j");
+  if (a === "nsenter") return argv.includes("wget") || argv.includes("ping") || argv.includes("nc");
+  return false;
 }
