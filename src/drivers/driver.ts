@@ -28,8 +28,9 @@ export async function applyAll(driver: Driver, steps: readonly Step[], onResult?
 
 /**
  * Applies steps concurrently where that cannot change the outcome: a step starts once everything in its
- * `after` is done, one step at a time per host, container runs strictly in plan order (Docker's IPAM hands
- * out addresses in the order containers start), faults in order after everything else. The simulator's
+ * `after` is done, one step at a time per host, container runs in plan order among those sharing an
+ * address pool (Docker's IPAM hands out addresses in the order containers start), Consul agents in plan
+ * order, faults in order after everything else. The simulator's
  * order-independence property (test/property/simulate.property.test.ts) is what makes this safe.
  */
 export async function applyConcurrent(driver: Driver, steps: readonly Step[], onResult?: (step: Step, r: StepResult) => void): Promise<StepResult[]> {
@@ -37,14 +38,17 @@ export async function applyConcurrent(driver: Driver, steps: readonly Step[], on
   const ids = new Set(steps.map((s) => s.id));
   // Containers keep their order (IPAM); Consul agents too (who starts first decides who a join finds,
   // and a one-shot start_join fails when its target is not up yet).
-  const containerOrder = steps.filter((s) => s.kind === "container_run").map((s) => s.id);
+  const containerSteps = steps.filter((s): s is Extract<Step, { kind: "container_run" }> => s.kind === "container_run");
   const agentOrder = steps.filter((s) => s.kind === "consul_agent").map((s) => s.id);
   const firstFault = steps.findIndex((s) => s.kind === "fault");
   const deps = new Map(steps.map((s, i) => {
     const d = new Set(s.after.filter((a) => ids.has(a)));
     if (s.kind === "container_run") {
-      const prev = containerOrder[containerOrder.indexOf(s.id) - 1];
-      if (prev) d.add(prev);
+      // After the previous container that takes addresses from one of the same pools.
+      const mine = new Set(s.pools);
+      const earlier = containerSteps.slice(0, containerSteps.findIndex((c) => c.id === s.id));
+      const prev = [...earlier].reverse().find((c) => c.pools.some((p) => mine.has(p)));
+      if (prev) d.add(prev.id);
     }
     if (s.kind === "consul_agent") {
       const prev = agentOrder[agentOrder.indexOf(s.id) - 1];

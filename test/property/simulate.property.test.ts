@@ -90,7 +90,8 @@ describe(`simulator model-based properties (fast-check seed ${SEED}, ${RUNS} run
         return JSON.stringify(w.observe(probes));
       };
       const reference = run(steps);
-      // why: containers keep their relative order (it decides Docker's IPAM), everything else may move
+      // why: containers sharing an address pool keep their relative order (it decides Docker's IPAM), agents
+      // keep theirs (joins), everything else may move
       // as long as each step still comes after what it depends on.
       fc.assert(
         fc.property(fc.array(fc.nat(), { minLength: steps.length, maxLength: steps.length }), (keys) => {
@@ -103,14 +104,23 @@ describe(`simulator model-based properties (fast-check seed ${SEED}, ${RUNS} run
   }
 });
 
-/** A topological order of `steps` chosen by `keys`, keeping container_run steps in their original order. */
+/**
+ * A topological order of `steps` chosen by `keys`, keeping container_run steps in their original order
+ * among those that share an address pool, and Consul agents in order (what applyConcurrent keeps).
+ */
 function randomTopological(steps: Step[], keys: number[]): Step[] {
   const ids = new Set(steps.map((s) => s.id));
-  const containerOrder = steps.filter((s) => s.kind === "container_run").map((s) => s.id);
+  const containers = steps.filter((s): s is Extract<Step, { kind: "container_run" }> => s.kind === "container_run");
+  const agents = steps.filter((s) => s.kind === "consul_agent").map((s) => s.id);
   const deps = new Map(steps.map((s, i) => {
     const d = new Set(s.after.filter((a) => ids.has(a)));
     if (s.kind === "container_run") {
-      const prev = containerOrder[containerOrder.indexOf(s.id) - 1];
+      const mine = new Set(s.pools);
+      const prev = containers.slice(0, containers.findIndex((c) => c.id === s.id)).reverse().find((c) => c.pools.some((p) => mine.has(p)));
+      if (prev) d.add(prev.id);
+    }
+    if (s.kind === "consul_agent") {
+      const prev = agents[agents.indexOf(s.id) - 1];
       if (prev) d.add(prev);
     }
     return [s.id, { step: s, deps: d, key: keys[i] ?? 0 }] as const;

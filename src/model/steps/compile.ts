@@ -141,7 +141,10 @@ export function compileSteps(plan: Plan, opts: { faults?: boolean } = {}): Step[
   }
   for (const c of plan.containers) {
     if (c.agent) continue;
-    push(containerStep(c, [...netDeps(c), ...(c.attachments.some((a) => index.networks.get(a.network)?.driver === "overlay") ? swarmReady(c.host) : [])]));
+    const pools = c.attachments.map((a) => (index.networks.get(a.network)?.scope === "swarm" ? a.network : `${a.network}@${c.host}`));
+    // Overlay containers also take a docker_gwbridge address on their host.
+    if (c.attachments.some((a) => index.networks.get(a.network)?.driver === "overlay")) pools.push(`docker_gwbridge@${c.host}`);
+    push(containerStep(c, [...netDeps(c), ...(c.attachments.some((a) => index.networks.get(a.network)?.driver === "overlay") ? swarmReady(c.host) : [])], pools));
   }
 
   // Service registrations.
@@ -222,14 +225,14 @@ export function agentStep(a: ConsulAgent, plan: Plan, after: string[]): ConsulAg
   };
 }
 
-function containerStep(c: Container, after: string[]): ContainerRunStep {
+function containerStep(c: Container, after: string[], pools: string[]): ContainerRunStep {
   return {
     id: `container_run:${c.name}`, kind: "container_run", host: c.host, after: [...new Set(after)],
     reason: `runs ${c.name} (${c.image})${c.attachments.length > 0 ? ` on ${c.attachments.map((a) => a.network).join(", ")}` : ""}`,
     container: c.name, image: c.image, networkMode: c.networkMode,
     networks: c.attachments.map((a) => ({ network: a.network, ...(a.ip !== undefined ? { ip: formatIp(a.ip) } : {}), aliases: a.aliases })),
     publish: c.publish.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto, ...(p.hostIp !== undefined ? { hostIp: formatIp(p.hostIp) } : {}) })),
-    labels: c.labels, listen: c.listen.map((l) => ({ port: l.port, proto: l.proto })),
+    labels: c.labels, listen: c.listen.map((l) => ({ port: l.port, proto: l.proto })), pools,
     ...(c.command ? { command: c.command } : {}),
   };
 }

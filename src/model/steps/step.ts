@@ -113,6 +113,8 @@ export interface ContainerRunStep extends StepBase {
   readonly labels: Readonly<Record<string, string>>;
   readonly command?: readonly string[];
   readonly listen: readonly { port: number; proto: Proto }[];
+  /** The address pools it takes addresses from ("net" swarm-wide, "net@host" local): its start order matters only against containers on the same pools. */
+  readonly pools: readonly string[];
 }
 
 export interface ServiceRegisterStep extends StepBase {
