@@ -193,35 +193,53 @@ export function hostsUnreachable(ctx: RuleContext): Diagnostic[] {
 function advertiseReachability(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const routed = (h: Host) => h.nics.some((n) => n.gateway !== undefined) || h.routes.some((r) => r.to.prefix === 0);
-  const segmentsOf = (h: Host) => new Set(h.nics.map((n) => ctx.index.segmentOfNic.get(`${h.name}/${n.name}`)).filter((s): s is string => s !== undefined));
-  const check = (who: string, host: Host, addr: Ip, peers: Host[], what: string, path: PlanPath) => {
+  // Peers grouped by what decides reachability (their segments, whether they route): a 10k-node swarm
+  // has a handful of groups, so each node is checked against groups, not against every peer.
+  const groupsOf = (peers: readonly Host[]) => {
+    const groups = new Map<string, { segments: Set<string>; routed: boolean; hosts: string[] }>();
+    for (const p of peers) {
+      const segments = new Set(p.nics.map((n) => ctx.index.segmentOfNic.get(`${p.name}/${n.name}`)).filter((s): s is string => s !== undefined));
+      const key = `${[...segments].sort().join(",")}|${routed(p)}`;
+      const g = groups.get(key);
+      if (g) g.hosts.push(p.name);
+      else groups.set(key, { segments, routed: routed(p), hosts: [p.name] });
+    }
+    return [...groups.values()];
+  };
+  const check = (who: string, host: Host, addr: Ip, groups: ReturnType<typeof groupsOf>, what: string, path: PlanPath) => {
     const nic = host.nics.find((n) => n.ip === addr);
     if (!nic) return; // not local: swarm_advertise_not_local / NAT, checked elsewhere
     const seg = ctx.index.segmentOfNic.get(`${host.name}/${nic.name}`);
     const segment = seg !== undefined ? ctx.index.segments.get(seg) : undefined;
     const viaRouter = (segment?.routers.length ?? 0) > 0 || nic.gateway !== undefined;
-    const cut = peers.filter((p) => p.name !== host.name && !(seg !== undefined && segmentsOf(p).has(seg)) && !(viaRouter && routed(p)));
+    const cut: string[] = [];
+    for (const g of groups) {
+      if ((seg !== undefined && g.segments.has(seg)) || (viaRouter && g.routed)) continue;
+      for (const h of g.hosts) if (h !== host.name) cut.push(h);
+    }
     if (cut.length === 0) return;
     out.push(diag("host_unreachable", {
       path, host: host.name,
-      message: `${who} advertises ${formatIp(addr)} (${nic.name}${seg ? ` on segment ${seg}` : ""}), which ${listOf(cut.map((p) => p.name))} cannot reach: no shared segment and no router there`,
+      message: `${who} advertises ${formatIp(addr)} (${nic.name}${seg ? ` on segment ${seg}` : ""}), which ${listOf(cut)} cannot reach: no shared segment and no router there`,
       hint: `Advertise the address ${host.name} has on the network its peers share (${what}).`,
     }));
   };
   const swarm = ctx.plan.swarm;
   if (swarm) {
-    const peers = swarm.nodes.map((n) => ctx.index.hosts.get(n.host)).filter((h): h is Host => h !== undefined);
+    const groups = groupsOf(swarm.nodes.map((n) => ctx.index.hosts.get(n.host)).filter((h): h is Host => h !== undefined));
     for (const n of swarm.nodes) {
       const h = ctx.index.hosts.get(n.host);
-      if (h && n.advertiseAddr !== undefined) check(`swarm node ${n.host}`, h, n.advertiseAddr, peers, "swarm.nodes[].advertise_addr", [...n.path, "advertise_addr"]);
+      if (h && n.advertiseAddr !== undefined) check(`swarm node ${n.host}`, h, n.advertiseAddr, groups, "swarm.nodes[].advertise_addr", [...n.path, "advertise_addr"]);
     }
   }
   const agents = ctx.plan.consul?.agents ?? [];
-  const agentHosts = agents.map((a) => ctx.index.hosts.get(a.host)).filter((h): h is Host => h !== undefined);
-  for (const a of agents) {
-    const h = ctx.index.hosts.get(a.host);
-    const addr = a.advertiseAddr ?? a.bindAddr;
-    if (h && addr !== undefined && a.network === "host") check(`Consul agent ${a.name}`, h, addr, agentHosts, "advertise_addr", a.path);
+  if (agents.length > 0) {
+    const groups = groupsOf([...new Set(agents.map((a) => a.host))].map((h) => ctx.index.hosts.get(h)).filter((h): h is Host => h !== undefined));
+    for (const a of agents) {
+      const h = ctx.index.hosts.get(a.host);
+      const addr = a.advertiseAddr ?? a.bindAddr;
+      if (h && addr !== undefined && a.network === "host") check(`Consul agent ${a.name}`, h, addr, groups, "advertise_addr", a.path);
+    }
   }
   return out;
 }

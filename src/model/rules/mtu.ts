@@ -49,7 +49,8 @@ export function overlayMtu(ctx: RuleContext): Diagnostic[] {
   const paths = swarm.nodes.map((n) => ({ host: n.host, u: underlayMtu(ctx, n.host) })).filter((x) => x.u !== undefined) as { host: string; u: { mtu: number; what: string } }[];
   if (paths.length < 2) return out;
   const min = Math.min(...paths.map((p) => p.u.mtu));
-  const tight = paths.filter((p) => p.u.mtu === min).filter((p, i, all) => all.findIndex((q) => q.u.what === p.u.what) === i);
+  const seenWhat = new Set<string>();
+  const tight = paths.filter((p) => p.u.mtu === min && !seenWhat.has(p.u.what) && seenWhat.add(p.u.what));
   const mixed = paths.some((p) => p.u.mtu !== min);
   for (const n of ctx.plan.networks) {
     if (n.scope !== "swarm") continue;
