@@ -87,7 +87,7 @@ export async function runInLab(source: Plan, opts: LabRunOptions = {}): Promise<
     await loadLabImages(lab, plan, (m) => say(`  ${m}`));
     mark("images", t);
     t = Date.now();
-    const driver = labDriver(plan, lab);
+    const driver = labDriver(plan, lab, process.env.CROSSHOST_DEBUG_SETTLE ? { log: (_h, m) => { if (m.startsWith("settling")) say(m); } } : {});
     say(`applying ${steps.length} steps`);
     const results = await applyConcurrent(driver, steps, (s, r) => say(`  ${r.status === "failed" ? "✗" : r.status === "unchanged" ? "=" : "✓"} ${s.host.padEnd(18)} ${s.id}${r.status === "failed" ? `: ${r.message}` : ""}`));
     mark("apply", t);

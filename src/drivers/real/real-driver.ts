@@ -480,7 +480,10 @@ export class RealDriver implements Driver {
       if (Date.now() >= deadline) break;
       await sleep(1000);
       const next = await this.observeState();
-      if (JSON.stringify(next) !== JSON.stringify(prev)) stableSince = Date.now();
+      if (JSON.stringify(next) !== JSON.stringify(prev)) {
+        stableSince = Date.now();
+        if (process.env.CROSSHOST_DEBUG_SETTLE) this.opts.log?.("*", `settling: ${changedParts(prev, next).join(", ")}`);
+      }
       prev = next;
       if (Date.now() - Math.max(stableSince, this.changedAt) >= quietMs) break;
     }
@@ -562,7 +565,8 @@ export class RealDriver implements Driver {
       const members = await this.agentGet(a.name, "/v1/agent/members");
       const m: Record<string, "alive" | "failed" | "left"> = {};
       const counts = { alive: 0, failed: 0, left: 0 };
-      for (const x of parseJson<{ Name: string; Status: number }[]>(members.body) ?? []) {
+      // Serf lists members in no fixed order: sort, so that two observations of the same state are equal.
+      for (const x of (parseJson<{ Name: string; Status: number }[]>(members.body) ?? []).sort((p, q) => (p.Name < q.Name ? -1 : p.Name > q.Name ? 1 : 0))) {
         // Serf member status: 1 alive, 2 leaving, 3 left, 4 failed.
         const s = x.Status === 1 ? "alive" : x.Status === 3 || x.Status === 2 ? "left" : "failed";
         m[x.Name] = s;
@@ -704,4 +708,17 @@ function readOnly(argv: readonly string[]): boolean {
   if (a === "ip") return argv.includes("show") || argv.includes("-j");
   if (a === "nsenter") return argv.includes("wget") || argv.includes("ping") || argv.includes("nc");
   return false;
+}
+
+/** Which parts of two observations differ (for debugging how clusters settle). */
+function changedParts(a: object, b: object, prefix = ""): string[] {
+  const out: string[] = [];
+  const ra = a as Record<string, unknown>, rb = b as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(ra ?? {}), ...Object.keys(rb ?? {})])) {
+    const x = ra?.[k], y = rb?.[k];
+    if (JSON.stringify(x) === JSON.stringify(y)) continue;
+    if (x && y && typeof x === "object" && typeof y === "object" && !Array.isArray(x) && prefix.split(".").length < 3) out.push(...changedParts(x, y, `${prefix}${k}.`));
+    else out.push(`${prefix}${k}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
+  }
+  return out;
 }
