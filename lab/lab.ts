@@ -1,12 +1,14 @@
 // What every lab backend offers once it is up: one Transport per host whose `docker` talks to that
 // host's own engine, the faults the simulator knows, image loading, and teardown. The real driver and
 // the tests only see this interface; they do not know whether hosts are namespaces or containers.
+import type { FaultInjector } from "../src/drivers/real/real-driver.js";
 import type { Transport } from "../src/drivers/transport.js";
 import type { BuiltImage } from "./images.js";
 
 export type LabBackend = "netns" | "dind";
 
-export interface StartedLab {
+/** The lab's fault primitives are the simulator's fault verbs (src/model/faults.ts). */
+export interface StartedLab extends FaultInjector {
   readonly name: string;
   readonly backend: LabBackend;
   readonly hosts: readonly string[];
@@ -16,14 +18,6 @@ export interface StartedLab {
   loadImage(host: string, image: BuiltImage): Promise<boolean>;
   /** A directory on the host's own filesystem view for files crosshost writes there (Consul configs). */
   hostDir(host: string): string;
-  // Faults, as the simulator's fault verbs (src/model/faults.ts).
-  stopEngine(host: string): Promise<void>;
-  startEngine(host: string): Promise<void>;
-  cutHost(host: string): Promise<void>;
-  restoreHost(host: string): Promise<void>;
-  setSegmentMtu(segment: string, mtu: number): Promise<void>;
-  blockPort(fromHost: string, toHost: string, proto: "tcp" | "udp", port: number): Promise<void>;
-  unblockPort(fromHost: string, toHost: string, proto: "tcp" | "udp", port: number): Promise<void>;
   /** Removes everything the lab created; idempotent. */
   down(): Promise<unknown>;
 }

@@ -54,6 +54,16 @@ function backendOption(v: string): BackendRequest {
 export function registerLabCommands(program: Command, h: {
   out: (...s: string[]) => void; json: (v: unknown) => void; style: () => Style; fail: (code: number) => never; inputFailure: (e: unknown, json: boolean) => never;
 }): void {
+  /** The named lab (exit 2 when there is none), or every lab. */
+  const selectLabs = (name: string | undefined) => {
+    const labs = listLabs().filter((l) => !name || l.name === name);
+    if (name && labs.length === 0) {
+      process.stderr.write(`crosshost: no lab named ${name}\n  hint: crosshost lab status lists the labs on this machine.\n`);
+      h.fail(2);
+    }
+    return labs;
+  };
+
   const lab = program.command("lab").description("A disposable lab on this machine: one network namespace, switch port and dockerd per plan host (root).");
 
   lab
@@ -103,11 +113,7 @@ export function registerLabCommands(program: Command, h: {
     .argument("[lab]", "one lab (default: all)")
     .option("--json", "print as JSON")
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const labs = listLabs().filter((l) => !name || l.name === name);
-      if (name && labs.length === 0) {
-        process.stderr.write(`crosshost: no lab named ${name}\n  hint: crosshost lab status lists the labs on this machine.\n`);
-        h.fail(2);
-      }
+      const labs = selectLabs(name);
       const statuses = [];
       for (const l of labs) {
         const lab = await attachLab(l);
@@ -145,11 +151,7 @@ export function registerLabCommands(program: Command, h: {
     .argument("[lab]", "the lab (default: every lab on this machine)")
     .option("--json", "print as JSON")
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const labs = listLabs().filter((l) => !name || l.name === name);
-      if (name && labs.length === 0) {
-        process.stderr.write(`crosshost: no lab named ${name}\n  hint: crosshost lab status lists the labs on this machine.\n`);
-        h.fail(2);
-      }
+      const labs = selectLabs(name);
       const reports = [];
       for (const l of labs) {
         const t = Date.now();
