@@ -53,6 +53,8 @@ export class RealDriver implements Driver {
   private readonly index: PlanIndex;
   private changedAt = Date.now();
   private faulted = false;
+  /** A new check's first run comes after a random stagger within its interval: wait at least that long. */
+  private checksDueAt = 0;
 
   /** Dry run: commands that change something are recorded, not run. */
   private readonly dry: { planned: Map<string, string[]> } | undefined;
@@ -407,6 +409,7 @@ export class RealDriver implements Driver {
     const cp = await this.docker(a.host, ["cp", file, `${a.name}:/tmp/service-${step.service}.json`]);
     if (cp.code !== 0) return this.failed(step, cp);
     const r = await this.docker(a.host, ["exec", a.name, "consul", "services", "register", `-http-addr=${this.agentHttp(a.name)}`, `/tmp/service-${step.service}.json`]);
+    if (r.code === 0 && step.check) this.checksDueAt = Math.max(this.checksDueAt, Date.now() + durationMs(step.check.interval) + 1000);
     return r.code === 0 ? this.ok(step, `${step.service} registered with ${a.name}`) : this.failed(step, r);
   }
 
@@ -485,7 +488,7 @@ export class RealDriver implements Driver {
         if (process.env.CROSSHOST_DEBUG_SETTLE) this.opts.log?.("*", `settling: ${changedParts(prev, next).join(", ")}`);
       }
       prev = next;
-      if (Date.now() - Math.max(stableSince, this.changedAt) >= quietMs) break;
+      if (Date.now() - Math.max(stableSince, this.changedAt) >= quietMs && Date.now() >= this.checksDueAt) break;
     }
     this.faulted = false;
     const results = await mapLimit(probes, 24, (p) => this.probe(p, prev.containers));
@@ -721,4 +724,12 @@ function changedParts(a: object, b: object, prefix = ""): string[] {
     else out.push(`${prefix}${k}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
   }
   return out;
+}
+
+/** "10s", "500ms", "1m", "2h" in milliseconds. */
+function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  if (!m) return 10_000;
+  const n = Number(m[1]);
+  return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
 }
