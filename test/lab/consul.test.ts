@@ -79,6 +79,6 @@ describe.runIf(labOk && consulCap?.ok === true).sequential(labTitle("netns lab: 
   it("the agents run the imported 1.8.7 image, labelled as ours", async () => {
     const t = lab.transport("consul-client-1");
     expect(await ok(t, ["docker", "exec", "consul-client-1", "consul", "version"])).toMatch(/^Consul v1\.8\.7/);
-    expect(await ok(t, ["docker", "image", "inspect", CONSUL_IMAGE, "--format", '{{index .Config.Labels "crosshost.owned"}}'])).toBe("true");
+    expect(await ok(t, ["docker", "image", "inspect", CONSUL_IMAGE, "--format", '{{index .Config.Labels "crosshost.image"}}'])).toBe("true");
   });
 });

@@ -80,7 +80,7 @@ describe.runIf(labOk && pingCap?.ok === true).sequential(labTitle("netns lab: se
     expect(await ok(lab.transport("consul-server-1"), ["docker", "run", "--rm", "crosshost/busybox:from-tar", "cat", "/var/www/index.html"])).toContain("crosshost");
     for (const host of lab.hosts) {
       const t = lab.transport(host);
-      expect(await ok(t, ["docker", "image", "inspect", BUSYBOX_IMAGE, "--format", '{{index .Config.Labels "crosshost.owned"}}'])).toBe("true");
+      expect(await ok(t, ["docker", "image", "inspect", BUSYBOX_IMAGE, "--format", '{{index .Config.Labels "crosshost.image"}}'])).toBe("true");
       await ok(t, ["docker", "run", "-d", "--name", "web", "-p", "8080:80", BUSYBOX_IMAGE, "httpd", "-f", "-p", "80", "-h", "/var/www"]);
     }
     // why: fetched from another host over the lab switch, through the engine's port publishing;
