@@ -1,5 +1,6 @@
 // bench/validate: time and peak memory of validation for generated plans of 100, 1k and 10k hosts with
-// 10 containers each (and, for comparison, YAML parsing of the same plan as text).
+// 10 containers each on a swarm overlay (and, for comparison, YAML parsing of the same plan as text), then
+// the same plans with a Consul agent on every host as well (10% more containers, every agent a peer).
 //   npx tsx bench/validate.ts [sizes...]
 import { performance } from "node:perf_hooks";
 import { stringify } from "yaml";
@@ -22,11 +23,13 @@ function measure<T>(f: () => T): { ms: number; peakMb: number; value: T } {
   return { ms, peakMb: (peak - before) / 2 ** 20, value };
 }
 
+for (const consul of [false, true]) {
+console.log(`\n${consul ? "with a Consul agent on every host" : "hosts + swarm + overlay + containers"}`);
 console.log("hosts   containers  validate(ms)  heap+(MB)  findings  | yaml text (MB)  parse+validate(ms)");
 let prev: { n: number; ms: number } | undefined;
 for (const n of runs) {
-  const plan = generatePlan(n, 10);
-  validateValue(generatePlan(Math.min(n, 50), 10)); // warm up the JIT
+  const plan = generatePlan(n, 10, { consul });
+  validateValue(generatePlan(Math.min(n, 50), 10, { consul })); // warm up the JIT
   const v = measure(() => validateValue(plan));
   const text = n <= 1000 ? stringify(plan) : undefined;
   const t = text ? measure(() => validateText(text, "gen.yaml")) : undefined;
@@ -36,4 +39,5 @@ for (const n of runs) {
   );
   if (v.value.diagnostics.some((d) => d.severity === "error")) console.log("  unexpected errors:", v.value.diagnostics.filter((d) => d.severity === "error").slice(0, 3).map((d) => d.message));
   prev = { n, ms: v.ms };
+}
 }

@@ -55,6 +55,8 @@ export class RealDriver implements Driver {
   private faulted = false;
   /** A new check's first run comes after a random stagger within its interval: wait at least that long. */
   private checksDueAt = 0;
+  /** Checks registered but not run yet, as of the last observation. */
+  private checksNotRun = -1;
 
   /** Dry run: commands that change something are recorded, not run. */
   private readonly dry: { planned: Map<string, string[]> } | undefined;
@@ -488,10 +490,13 @@ export class RealDriver implements Driver {
         if (process.env.CROSSHOST_DEBUG_SETTLE) this.opts.log?.("*", `settling: ${changedParts(prev, next).join(", ")}`);
       }
       prev = next;
-      if (Date.now() - Math.max(stableSince, this.changedAt) >= quietMs && Date.now() >= this.checksDueAt) break;
+      // A check that has not run yet has no output: once every check has run, there is nothing to wait for.
+      if (Date.now() - Math.max(stableSince, this.changedAt) >= quietMs && (Date.now() >= this.checksDueAt || this.checksNotRun === 0)) break;
     }
     this.faulted = false;
+    const settled = Date.now();
     const results = await mapLimit(probes, 24, (p) => this.probe(p, prev.containers));
+    if (process.env.CROSSHOST_DEBUG_SETTLE) this.opts.log?.("*", `settling: done; ${probes.length} probes in ${Date.now() - settled} ms`);
     return { driver: this.name, ...prev, probes: results };
   }
 
@@ -582,6 +587,7 @@ export class RealDriver implements Driver {
 
   private async observeServices(): Promise<Record<string, ServiceObservation>> {
     const out: Record<string, ServiceObservation> = {};
+    let notRun = 0;
     for (const s of this.plan.services) {
       const agent = this.index.agents.get(s.agent)!;
       const st = await this.containerState(agent.host, agent.name);
@@ -600,9 +606,11 @@ export class RealDriver implements Driver {
       }
       const checks = parseJson<Record<string, { ServiceID: string; Status: string; Output: string }>>((await this.agentGet(s.agent, "/v1/agent/checks")).body) ?? {};
       const c = Object.values(checks).find((x) => x.ServiceID === s.id);
+      if (!c || c.Output === "") notRun++;
       const health = (c?.Status ?? "unknown") as ServiceObservation["health"];
       out[s.id] = { agent: s.agent, registered: true, health, ...(c && health !== "passing" ? { reason: c.Output.trim().split("\n")[0] ?? "" } : {}) };
     }
+    this.checksNotRun = notRun;
     return out;
   }
 
