@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { StateStore } from "../state-store.js";
 import type { LabSpec } from "../spec.js";
 import type { DindLayout } from "./layout.js";
 
@@ -110,35 +111,4 @@ export async function readDindLabState(file: string): Promise<DindLabState> {
   return parsed as DindLabState;
 }
 
-/** Holds the state and writes it atomically (tmp + rename) after every change; writes are serialized. */
-export class DindStateStore {
-  readonly file: string;
-  readonly state: DindLabState;
-  #chain: Promise<void> = Promise.resolve();
-  #persist: boolean;
-
-  constructor(file: string, state: DindLabState, persist: boolean) {
-    this.file = file;
-    this.state = state;
-    this.#persist = persist;
-  }
-
-  async enablePersistence(): Promise<void> {
-    this.#persist = true;
-    await this.update(() => undefined);
-  }
-
-  /** Applies fn to the state and waits until the result is on disk. */
-  update(fn: (s: DindLabState) => void): Promise<void> {
-    fn(this.state);
-    const json = `${JSON.stringify(this.state, null, 2)}\n`;
-    const write = async (): Promise<void> => {
-      if (!this.#persist) return;
-      const tmp = `${this.file}.tmp`;
-      await writeFile(tmp, json);
-      await rename(tmp, this.file);
-    };
-    this.#chain = this.#chain.then(write, write);
-    return this.#chain;
-  }
-}
+export class DindStateStore extends StateStore<DindLabState> {}

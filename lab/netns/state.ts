@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { StateStore } from "../state-store.js";
 import type { LabSpec } from "../spec.js";
 import type { LabLayout } from "./layout.js";
 
@@ -62,36 +63,4 @@ export async function readLabState(file: string): Promise<LabState> {
   return parsed as LabState;
 }
 
-/** Holds the state and writes it atomically (tmp + rename) after every change; writes are serialized. */
-export class LabStateStore {
-  readonly file: string;
-  readonly state: LabState;
-  #chain: Promise<void> = Promise.resolve();
-  #persist = false;
-
-  constructor(file: string, state: LabState, persist: boolean) {
-    this.file = file;
-    this.state = state;
-    this.#persist = persist;
-  }
-
-  /** Starts writing to disk (the lab directory exists from now on). */
-  async enablePersistence(): Promise<void> {
-    this.#persist = true;
-    await this.update(() => undefined);
-  }
-
-  /** Applies fn to the state and waits until the result is on disk. */
-  update(fn: (s: LabState) => void): Promise<void> {
-    fn(this.state);
-    const json = `${JSON.stringify(this.state, null, 2)}\n`;
-    const write = async (): Promise<void> => {
-      if (!this.#persist) return;
-      const tmp = `${this.file}.tmp`;
-      await writeFile(tmp, json);
-      await rename(tmp, this.file);
-    };
-    this.#chain = this.#chain.then(write, write);
-    return this.#chain;
-  }
-}
+export class LabStateStore extends StateStore<LabState> {}
