@@ -359,7 +359,12 @@ export interface PlanIndex {
 }
 
 export function indexPlan(plan: Plan): PlanIndex {
-  const byName = <T extends { name: string }>(xs: readonly T[]) => new Map(xs.map((x) => [x.name, x] as const));
+  // A loop rather than new Map(xs.map(...)): no 100k throw-away [key, value] pairs for the collector.
+  const byName = <T extends { name: string }>(xs: readonly T[]): Map<string, T> => {
+    const m = new Map<string, T>();
+    for (const x of xs) m.set(x.name, x);
+    return m;
+  };
   const segmentOfNic = new Map<string, string>();
   for (const s of plan.segments) for (const m of s.members) segmentOfNic.set(`${m.host}/${m.nic}`, s.name);
   return {

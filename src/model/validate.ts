@@ -1,6 +1,6 @@
 // validate(): text or data in, every finding out. Never throws: a rule that fails is reported as
 // internal_error and the others still run.
-import { diag, sortDiagnostics, hasErrors, type Diagnostic } from "./diagnostics.js";
+import { appendAll, diag, sortDiagnostics, hasErrors, type Diagnostic } from "./diagnostics.js";
 import { readPlan } from "./read/read-plan.js";
 import { locateAll, parsePlanText, type PlanSource } from "./source.js";
 import type { Plan } from "./plan.js";
@@ -63,7 +63,7 @@ export function runRules(plan: Plan, ctx: RuleContext = makeContext(plan)): Diag
   const out: Diagnostic[] = [];
   for (const [name, rule] of RULES) {
     try {
-      out.push(...rule(ctx));
+      appendAll(out, rule(ctx));
     } catch (e) {
       out.push(diag("internal_error", { path: [], message: `rule ${name} failed: ${e instanceof Error ? e.message : String(e)}`, hint: "Please report this with the plan file; the other rules still ran." }));
     }
@@ -78,9 +78,9 @@ export function validateValue(value: unknown, source?: PlanSource): Validation {
   try {
     const read = readPlan(value);
     plan = read.plan;
-    diagnostics.push(...read.reader.diagnostics);
+    appendAll(diagnostics, read.reader.diagnostics);
     // Rules only run on a plan whose structure could be read; reference and value errors were reported.
-    diagnostics.push(...runRules(plan));
+    appendAll(diagnostics, runRules(plan));
   } catch (e) {
     diagnostics.push(diag("internal_error", { path: [], message: `reading the plan failed: ${e instanceof Error ? e.message : String(e)}`, hint: "Please report this with the plan file." }));
   }

@@ -1,7 +1,7 @@
 // One row per diagnostic code: a plan that must produce it, and the nearest plan that must not.
 import { describe, expect, it } from "vitest";
 import type { DiagnosticCode } from "../../src/model/codes.js";
-import { validateText } from "../../src/model/validate.js";
+import { validateText, validateValue } from "../../src/model/validate.js";
 
 const two = (extra = "") => `
 hosts:
@@ -256,5 +256,11 @@ describe("diagnostic form", () => {
   it("collects every finding instead of stopping at the first", () => {
     const res = validateText("hosts:\n  - { name: a, nics: [{ name: eth0, address: nope }] }\n  - { name: -bad, nics: [] , color: red }\n", "p.yaml");
     expect(res.diagnostics.map((d) => d.code).sort()).toEqual(["invalid_value", "invalid_value", "unknown_key"]);
+  });
+  it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
+    const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));
+    const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers });
+    expect(res.diagnostics.filter((d) => d.code === "internal_error")).toEqual([]);
+    expect(res.diagnostics.filter((d) => d.code === "unknown_reference")).toHaveLength(200_000);
   });
 });

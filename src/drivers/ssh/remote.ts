@@ -1,6 +1,6 @@
 // Real hosts over SSH: connect (host keys verified), inspect each host (facts), validate with the facts,
 // apply only what is missing, verify against the prediction, destroy exactly what crosshost created.
-import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../../model/diagnostics.js";
+import { appendAll, diag, hasErrors, sortDiagnostics, type Diagnostic } from "../../model/diagnostics.js";
 import type { Observation } from "../../model/observation.js";
 import type { Plan } from "../../model/plan.js";
 import { compareObservations, evaluateExpectations, type Difference, type ExpectationResult } from "../../model/sim/evaluate.js";
@@ -89,7 +89,7 @@ export async function connectRemote(plan: Plan, opts: RemoteOptions = {}): Promi
   }));
   facts.sort((a, b) => a.host.localeCompare(b.host));
   const withFacts = applyFacts(plan, facts);
-  diagnostics.push(...factFindings(plan, facts), ...runRules(withFacts));
+  appendAll(appendAll(diagnostics, factFindings(plan, facts)), runRules(withFacts));
   const driver = new RealDriver(withFacts, {
     name: "ssh",
     transport: (h) => pool.get(h),

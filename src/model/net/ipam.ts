@@ -18,20 +18,27 @@ export interface AllocationProblem {
   readonly path: PlanPath;
 }
 
-/** Container addresses, one flat map for the whole plan (a Map per container costs too much at 100k). */
+/**
+ * Container addresses for the whole plan: one map per network, keyed by container (a Map per container
+ * costs too much at 100k, and a concatenated "container/network" key costs a new string per lookup).
+ */
 export class AddressBook {
-  private readonly byKey = new Map<string, Ip>();
+  private readonly byNetwork = new Map<string, Map<string, Ip>>();
+  private count = 0;
 
   set(container: string, network: string, ip: Ip): void {
-    this.byKey.set(`${container}\u0000${network}`, ip);
+    let m = this.byNetwork.get(network);
+    if (!m) this.byNetwork.set(network, (m = new Map()));
+    if (!m.has(container)) this.count++;
+    m.set(container, ip);
   }
 
   get(container: string, network: string): Ip | undefined {
-    return this.byKey.get(`${container}\u0000${network}`);
+    return this.byNetwork.get(network)?.get(container);
   }
 
   get size(): number {
-    return this.byKey.size;
+    return this.count;
   }
 }
 

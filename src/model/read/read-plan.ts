@@ -120,7 +120,7 @@ class PlanReader {
     const rawContainers = o.list("containers", "containers", (v, p) => this.container(v, p, hostIndex));
     const agentContainers = (consul?.agents ?? []).map((a) => agentContainer(a));
     const containerIndex = new Map<string, Container>();
-    const containers = this.uniqueBy([...rawContainers, ...agentContainers], (c) => c.name, "container", undefined, containerIndex);
+    const containers = this.uniqueBy(agentContainers.length > 0 ? [...rawContainers, ...agentContainers] : rawContainers, (c) => c.name, "container", undefined, containerIndex);
     const networks = this.finishNetworks(userNetworks, hosts, swarm, containers, externals);
     this.checkAttachments(containers, networks, hostIndex);
     const services = this.uniqueBy(o.list("services", "services", (v, p) => this.service(v, p, consul, containerIndex)), (s) => s.id, "service");
@@ -172,8 +172,10 @@ class PlanReader {
     return out;
   }
 
-  private ref(kind: string, name: string, known: Set<string>, path: PlanPath): boolean {
+  /** `path` may be a function: it is only built when the reference is broken (100k containers each name a host). */
+  private ref(kind: string, name: string, known: Set<string>, at: PlanPath | (() => PlanPath)): boolean {
     if (known.has(name)) return true;
+    const path = typeof at === "function" ? at() : at;
     const guess = didYouMean(name, known);
     this.r.report(diag("unknown_reference", {
       path,
@@ -256,7 +258,8 @@ class PlanReader {
   }
 
   private kernel(o: Obj): Record<KernelFeature, boolean> {
-    const out = Object.fromEntries(KERNEL_FEATURES.map((f) => [f, true])) as Record<KernelFeature, boolean>;
+    // A literal, not Object.fromEntries: 10k hosts' feature records then share one shape.
+    const out: Record<KernelFeature, boolean> = { macvlan: true, ipvlan: true, vxlan: true, "8021q": true, esp: true, bridge: true };
     const k = o.object("kernel", "kernel", KERNEL_FEATURES);
     if (k) for (const f of KERNEL_FEATURES) out[f] = k.bool(f) ?? true;
     return out;
@@ -485,7 +488,7 @@ class PlanReader {
     };
     for (const role of ["managers", "workers"] as const) {
       o.strList(role).forEach((h, i) => {
-        if (this.ref("host", h, this.allHostNames, [...o.at(role), i]) && hostIndex.has(h)) {
+        if (this.ref("host", h, this.allHostNames, () => [...o.at(role), i]) && hostIndex.has(h)) {
           add({ host: h, role: role === "managers" ? "manager" : "worker", advertisePort: 2377, path: [...o.at(role), i] });
         }
       });
@@ -498,7 +501,7 @@ class PlanReader {
       const adv = this.addrPort(n, "advertise_addr");
       const listen = this.addrPort(n, "listen_addr");
       const join = n.ip("join");
-      if (host === undefined || !this.ref("host", host, this.allHostNames, n.at("host")) || !hostIndex.has(host)) return undefined;
+      if (host === undefined || !this.ref("host", host, this.allHostNames, () => n.at("host")) || !hostIndex.has(host)) return undefined;
       add({
         host, role, advertisePort: adv?.port ?? 2377, path: np,
         ...(adv ? { advertiseAddr: adv.ip } : {}), ...(listen ? { listenAddr: listen.ip } : {}), ...(join !== undefined ? { join } : {}),
@@ -789,7 +792,7 @@ class PlanReader {
       const network = a.str("network", { required: true });
       const ip = a.ip("ip");
       const aliases = a.has("aliases") ? a.strList("aliases", { pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT }) : NONE;
-      if (network === undefined || !this.ref("network", network, this.networkNames, a.at("network"))) return undefined;
+      if (network === undefined || !this.ref("network", network, this.networkNames, () => a.at("network"))) return undefined;
       return { network, aliases, path: ap, ...(ip !== undefined ? { ip } : {}) };
     });
     const publish = o.has("publish") ? o.list("publish", "publish", (pv, pp) => this.publish(pv, pp)) : NONE;
@@ -797,15 +800,14 @@ class PlanReader {
     const command = o.has("command") ? this.command(o) : undefined;
     const labels = this.labels(o);
     if (name === undefined || host === undefined) return undefined;
-    if (!this.ref("host", host, this.allHostNames, o.at("host")) || !hostIndex.has(host)) return undefined;
+    if (!this.ref("host", host, this.allHostNames, () => o.at("host")) || !hostIndex.has(host)) return undefined;
     const networkMode = mode === "host" ? "host" : "networks";
     if (networkMode === "host" && attachments.length > 0) this.r.invalid(o.at("networks"), "a host-network container has no other networks", "Remove networks, or remove network_mode: host.");
     if (networkMode === "host" && publish.length > 0) this.r.invalid(o.at("publish"), "ports of a host-network container are the host's; nothing to publish", "Remove publish.");
     const atts = networkMode === "host" ? [] : attachments.length > 0 ? attachments : [{ network: "bridge", aliases: [], path: o.at("networks") }];
-    const seen = new Set<string>();
-    for (const a of atts) {
-      if (seen.has(a.network)) this.r.invalid(a.path, `container "${name}" attaches to "${a.network}" twice`, "List each network once.");
-      seen.add(a.network);
+    for (let i = 1; i < atts.length; i++) {
+      const a = atts[i]!;
+      if (atts.findIndex((b) => b.network === a.network) < i) this.r.invalid(a.path, `container "${name}" attaches to "${a.network}" twice`, "List each network once.");
     }
     const c: { -readonly [K in keyof Container]: Container[K] } = { name, host, image, networkMode, attachments: atts, publish, listen: listenRaw ?? defaultListenPorts(image), labels, path };
     if (command) c.command = command;
@@ -911,7 +913,7 @@ class PlanReader {
     const configFile = o.str("config_file", { pattern: /^[A-Za-z0-9_.-]+\.json$/, patternHint: "Write a file name such as server1.json." });
     const network = this.agentNetwork(o);
     if (name === undefined || host === undefined || network === undefined) return undefined;
-    if (!this.ref("host", host, this.allHostNames, o.at("host")) || !hostIndex.has(host)) return undefined;
+    if (!this.ref("host", host, this.allHostNames, () => o.at("host")) || !hostIndex.has(host)) return undefined;
     // Effective settings: command-line flags win over the file for single values and add to lists
     // (Consul merges -retry-join flags with retry_join from config files).
     const eff = <K extends keyof ConsulAgentConfig>(k: K): ConsulAgentConfig[K] => (flags[k] !== undefined ? flags[k] : fileConfig[k]);
@@ -1044,7 +1046,7 @@ class PlanReader {
     if ((container === undefined) === (host === undefined)) {
       return this.r.invalid(path, "an address names either a container or a host", "Write { container: web-service-2 } or { host: consul-server-1 }.");
     }
-    if (host !== undefined) return this.ref("host", host, this.allHostNames, o.at("host")) ? { kind: "host", host, path } : undefined;
+    if (host !== undefined) return this.ref("host", host, this.allHostNames, () => o.at("host")) ? { kind: "host", host, path } : undefined;
     if (!this.ref("container", container!, this.containerNames, o.at("container"))) return undefined;
     if (network !== undefined) {
       if (!this.ref("network", network, this.networkNames, o.at("network"))) return undefined;

@@ -23,8 +23,10 @@ export class Reader {
       return this.invalid(path, `${what} must be a mapping, not ${describe(value)}`, `Write ${what} as key: value pairs.`);
     }
     const raw = value as Raw;
-    for (const k of Object.keys(raw)) {
-      if (!keys.includes(k)) {
+    const known = keySet(keys);
+    for (const k in raw) {
+      if (!Object.hasOwn(raw, k)) continue;
+      if (!known.has(k)) {
         const guess = didYouMean(k, keys);
         this.report(
           diag("unknown_key", {
@@ -46,12 +48,20 @@ export class Reader {
       return [];
     }
     const out: T[] = [];
-    value.forEach((item, i) => {
-      const v = each(item, [...path, i]);
+    for (let i = 0; i < value.length; i++) {
+      const v = each(value[i], [...path, i]);
       if (v !== undefined) out.push(v);
-    });
+    }
     return out;
   }
+}
+
+// The key lists are module constants: one Set each, built on first use (100k containers read the same list).
+const keySets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function keySet(keys: readonly string[]): ReadonlySet<string> {
+  let s = keySets.get(keys);
+  if (!s) keySets.set(keys, (s = new Set(keys)));
+  return s;
 }
 
 export interface StrOptions {

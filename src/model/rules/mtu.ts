@@ -48,7 +48,7 @@ export function overlayMtu(ctx: RuleContext): Diagnostic[] {
   if (!swarm || swarm.nodes.length < 2) return out;
   const paths = swarm.nodes.map((n) => ({ host: n.host, u: underlayMtu(ctx, n.host) })).filter((x) => x.u !== undefined) as { host: string; u: { mtu: number; what: string } }[];
   if (paths.length < 2) return out;
-  const min = Math.min(...paths.map((p) => p.u.mtu));
+  const min = paths.reduce((m, p) => Math.min(m, p.u.mtu), Infinity);
   const seenWhat = new Set<string>();
   const tight = paths.filter((p) => p.u.mtu === min && !seenWhat.has(p.u.what) && seenWhat.add(p.u.what));
   const mixed = paths.some((p) => p.u.mtu !== min);
