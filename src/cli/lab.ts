@@ -1,5 +1,5 @@
 // `crosshost lab up|status|down`, `crosshost compare`, and the lab half of `crosshost run --lab`.
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { hasErrors } from "../model/diagnostics.js";
 import type { Plan } from "../model/plan.js";
 import { compareObservations, evaluateExpectations } from "../model/sim/evaluate.js";
@@ -47,24 +47,22 @@ export async function labRun(plan: Plan, opts: { keep?: boolean; faults?: string
 }
 
 function backendOption(v: string): BackendRequest {
-  if (v !== "netns" && v !== "dind" && v !== "auto") throw new Error(`--backend must be netns, dind or auto, not ${v}`);
+  if (v !== "netns" && v !== "dind" && v !== "auto") throw new InvalidArgumentError("use netns, dind or auto.");
   return v;
 }
 
 export function registerLabCommands(program: Command, h: {
   out: (...s: string[]) => void; json: (v: unknown) => void; style: () => Style; fail: (code: number) => never; inputFailure: (e: unknown, json: boolean) => never;
+  usage: (message: string, hint: string | undefined, json: boolean) => never;
 }): void {
   /** The named lab (exit 2 when there is none), or every lab. */
-  const selectLabs = (name: string | undefined) => {
+  const selectLabs = (name: string | undefined, json: boolean) => {
     const labs = listLabs().filter((l) => !name || l.name === name);
-    if (name && labs.length === 0) {
-      process.stderr.write(`crosshost: no lab named ${name}\n  hint: crosshost lab status lists the labs on this machine.\n`);
-      h.fail(2);
-    }
+    if (name && labs.length === 0) h.usage(`no lab named ${name}`, "crosshost lab status lists the labs on this machine.", json);
     return labs;
   };
 
-  const lab = program.command("lab").description("A disposable lab on this machine: one network namespace, switch port and dockerd per plan host (root).");
+  const lab = program.command("lab").description("A disposable lab on this machine: one host per plan host, each with its own dockerd, on a switch of its own; netns backend (root: network namespaces) or dind backend (containers on a Docker engine).");
 
   lab
     .command("up")
@@ -83,9 +81,7 @@ export function registerLabCommands(program: Command, h: {
       const style = h.style();
       const choice = await pickBackend(opts.backend);
       if (!choice.ok) {
-        if (opts.json) h.json({ ok: false, error: choice.why });
-        else process.stderr.write(`crosshost: no lab backend: ${choice.why}\n  hint: run as root with docker.io installed (netns), or with a reachable Docker engine (dind).\n`);
-        h.fail(2);
+        h.usage(`no lab backend: ${choice.why}`, "Run as root with docker.io installed (netns), or with a reachable Docker engine (dind).", !!opts.json);
       }
       if (!opts.json) h.out(`backend ${choice.backend}: ${choice.why}`);
       const pre = await labPreflight(loaded.plan, choice.backend);
@@ -113,7 +109,7 @@ export function registerLabCommands(program: Command, h: {
     .argument("[lab]", "one lab (default: all)")
     .option("--json", "print as JSON")
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const labs = selectLabs(name);
+      const labs = selectLabs(name, !!opts.json);
       const statuses = [];
       for (const l of labs) {
         const lab = await attachLab(l);
@@ -148,10 +144,14 @@ export function registerLabCommands(program: Command, h: {
   lab
     .command("down")
     .description("Tear a lab down from its recorded state (also after a crash): namespaces, links, rules, engines, files.")
-    .argument("[lab]", "the lab (default: every lab on this machine)")
+    .argument("[lab]", "the lab (may be left out when there is only one)")
+    .option("--all", "every lab on this machine")
     .option("--json", "print as JSON")
-    .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const labs = selectLabs(name);
+    .addHelpText("after", "\nOnly what the lab recorded as its own is removed. Exit codes: 0 removed (or nothing to remove), 2 no such lab, or several labs and neither a name nor --all.")
+    .action(async (name: string | undefined, opts: { json?: boolean; all?: boolean }) => {
+      const labs = selectLabs(name, !!opts.json);
+      // Several labs and no name: tearing all of them down unasked would surprise whoever runs the others.
+      if (!name && !opts.all && labs.length > 1) h.usage(`${labs.length} labs on this machine: ${labs.map((l) => l.name).join(", ")}`, "Name the lab (crosshost lab down NAME), or add --all to remove every one.", !!opts.json);
       const reports = [];
       for (const l of labs) {
         const t = Date.now();
@@ -181,10 +181,7 @@ export function registerLabCommands(program: Command, h: {
       const plan = labPlan(loaded.plan, pre.caps);
       const name = opts.labName ?? labName(plan);
       const found = listLabs().find((l) => l.name === name);
-      if (!found) {
-        process.stderr.write(`crosshost: no lab named ${name} on this machine\n  hint: crosshost lab up ${planArg} builds it; crosshost lab status lists labs.\n`);
-        h.fail(2);
-      }
+      if (!found) h.usage(`no lab named ${name} on this machine`, `crosshost lab up ${planArg} builds it; crosshost lab status lists labs.`, !!opts.json);
       const lab = await attachLab(found);
       const steps = labSteps(plan);
       const reality = await labDriver(plan, lab).observe(observationProbes(plan));

@@ -20,11 +20,15 @@ export interface LoadedPlan {
 export function readPlanInput(arg: string): { file: string; text: string; label: string } {
   if (arg === "-") return { file: "<stdin>", text: readFileSync(0, "utf8"), label: "<stdin>" };
   let isFile = false;
+  let isDir = false;
   try {
-    isFile = statSync(arg).isFile();
+    const st = statSync(arg);
+    isFile = st.isFile();
+    isDir = st.isDirectory();
   } catch {
     isFile = false;
   }
+  if (isDir) throw new InputError(`${arg} is a directory, not a plan file`, "Give the path of a YAML or JSON plan file inside it.");
   if (isFile) {
     try {
       return { file: arg, text: readFileSync(arg, "utf8"), label: arg };

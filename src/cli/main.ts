@@ -10,7 +10,7 @@ import { InputError, loadPlan } from "./load.js";
 import { makeStyle } from "./style.js";
 import { FAULT_SYNTAX } from "../model/faults.js";
 import { compileSteps } from "../model/steps/compile.js";
-import { loadOrThrow, renderSimulation, renderSteps, simulatePlan, simulationJson, stepsJson, validationSummary } from "./simulate.js";
+import { isPlanArgument, loadOrThrow, renderSimulation, renderSteps, simulatePlan, simulationJson, simulationOk, stepsJson, validationSummary } from "./simulate.js";
 import { labReportJson, labRun, registerLabCommands, renderLabReport } from "./lab.js";
 import { registerRemoteCommands } from "./remote.js";
 
@@ -42,13 +42,20 @@ function inputFailure(e: unknown, json: boolean): never {
   throw e;
 }
 
+/** Bad usage: the message (and hint) on stderr, or as { error } on stdout with --json; exit 2. */
+function usageFailure(message: string, hint: string | undefined, json: boolean): never {
+  if (json) printJson({ error: { message, ...(hint ? { hint } : {}) } });
+  else process.stderr.write(`crosshost: ${message}\n${hint ? `  hint: ${hint}\n` : ""}`);
+  throw new ExitError(EXIT.input);
+}
+
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name("crosshost")
-    .description("Write a cross-host container network (Swarm overlay, macvlan, Consul) once as a plan,\nprove it sound, predict what happens, apply it to a lab or real hosts, and check reality.")
+    .description("Write a cross-host container network (Swarm overlay, macvlan, Consul) once as a plan, prove it sound, predict what happens, apply it to a lab or real hosts, and check reality.")
     .version("0.1.0")
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false })
@@ -110,6 +117,7 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     .description("Print the steps per host, with the exact docker commands and Consul configuration. Touches nothing.")
     .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
     .option("--json", "print the steps (and their argv) as JSON")
+    .addHelpText("after", "\nExit codes: 0 the plan is valid, 1 it has errors (the steps shown cover only what could be read), 2 unreadable input.")
     .action((planArg: string, opts: { json?: boolean }) => {
       let loaded;
       try {
@@ -118,10 +126,15 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         inputFailure(e, !!opts.json);
       }
       const steps = compileSteps(loaded.plan);
-      if (opts.json) return printJson({ plan: loaded.plan.name, steps: stepsJson(steps, loaded.plan.name) });
-      const style = makeStyle();
-      out(`${style.bold(`Plan ${loaded.plan.name}`)}: ${steps.length} steps on ${new Set(steps.map((s) => s.host)).size} hosts (${validationSummary(loaded, style)})`);
-      out(renderSteps(steps, style, { plan: loaded.plan.name }));
+      const valid = !hasErrors(loaded.validation.diagnostics);
+      if (opts.json) printJson({ plan: loaded.plan.name, ok: valid, steps: stepsJson(steps, loaded.plan.name) });
+      else {
+        const style = makeStyle();
+        out(`${style.bold(`Plan ${loaded.plan.name}`)}: ${steps.length} steps on ${new Set(steps.map((s) => s.host)).size} hosts (${validationSummary(loaded, style)})`);
+        if (!valid) out(style.red(`The plan has errors: these steps cover only what could be read. crosshost validate ${planArg} shows them.`));
+        out(renderSteps(steps, style, { plan: loaded.plan.name }));
+      }
+      if (!valid) throw new ExitError(EXIT.findings);
     });
 
   program
@@ -130,7 +143,7 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     .argument("<plan>", "plan file, - for stdin, or a built-in scenario")
     .option("--fault <fault>", `apply a fault after the plan (repeatable): ${FAULT_SYNTAX.replace(/\n/g, " ")}`, collect, [])
     .option("--json", "print the observation and expectation results as JSON")
-    .addHelpText("after", "\nExit codes: 0 every expectation holds, 1 an expectation fails, 2 unreadable input or a bad --fault.\n\nExample:\n  crosshost simulate swarm-consul --fault stop:consul-server-2 --fault mtu:lan=1400")
+    .addHelpText("after", "\nExit codes: 0 valid and every expectation holds, 1 the plan has errors, a step fails or an expectation fails, 2 unreadable input or a bad --fault.\n\nExample:\n  crosshost simulate swarm-consul --fault stop:consul-server-2 --fault mtu:lan=1400")
     .action(async (planArg: string, opts: { json?: boolean; fault: string[] }) => {
       let run;
       try {
@@ -142,9 +155,10 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
       else {
         const style = makeStyle();
         out(`${style.bold(`Simulation of ${run.plan.name}`)}  (${validationSummary(run.loaded, style)})\n`);
+        if (hasErrors(run.loaded.validation.diagnostics)) out(style.red(`The plan has errors: this predicts only what could be read. crosshost validate ${planArg} shows them.\n`));
         out(renderSimulation(run, style));
       }
-      if (!run.expectations.every((r) => r.ok)) throw new ExitError(EXIT.findings);
+      if (!simulationOk(run)) throw new ExitError(EXIT.findings);
     });
 
   program
@@ -160,15 +174,11 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     .action(async (what: string, opts: { json?: boolean; from?: string; to?: string; by: string; size: string; fault: string[] }) => {
       const style = makeStyle();
       if (opts.from !== undefined || opts.to !== undefined) {
-        if (opts.from === undefined || opts.to === undefined) {
-          process.stderr.write("crosshost: explain needs both --from and --to\n  hint: crosshost explain seed-macvlan --from box1 --to box2\n");
-          throw new ExitError(EXIT.input);
-        }
+        const json = !!opts.json;
+        if (opts.from === undefined || opts.to === undefined) usageFailure("explain needs both --from and --to", "crosshost explain seed-macvlan --from box1 --to box2", json);
         const size = Number(opts.size);
-        if (!Number.isInteger(size) || size < 0 || size > 65507 || (opts.by !== "address" && opts.by !== "name")) {
-          process.stderr.write("crosshost: --size must be 0..65507 and --by address or name\n");
-          throw new ExitError(EXIT.input);
-        }
+        if (!/^\d+$/.test(opts.size) || size > 65507) usageFailure(`--size ${opts.size} is not an ICMP payload size`, "Give a whole number of bytes from 0 to 65507 (ping -s); the packet is 28 bytes more.", json);
+        if (opts.by !== "address" && opts.by !== "name") usageFailure(`--by ${opts.by} is not address or name`, "--by address pings the container's address; --by name resolves its name first.", json);
         let run;
         try {
           run = await simulatePlan(what, opts.fault, { matrix: false });
@@ -177,13 +187,25 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         }
         const plan = run.plan;
         const endpoints = [...plan.containers.map((c) => c.name), ...plan.hosts.map((h) => `host:${h.name}`)];
-        const fromOk = endpoints.includes(opts.from);
-        if (!fromOk) {
-          const guess = didYouMean(opts.from, endpoints);
-          process.stderr.write(`crosshost: --from ${opts.from} is neither a container nor host:NAME of the plan${guess ? `; did you mean "${guess}"?` : ""}\n  hint: endpoints: ${endpoints.join(", ")}\n`);
-          throw new ExitError(EXIT.input);
+        const guessEndpoint = (x: string) => (endpoints.includes(`host:${x}`) ? `host:${x}` : didYouMean(x, endpoints));
+        if (!endpoints.includes(opts.from)) {
+          const guess = guessEndpoint(opts.from);
+          usageFailure(`--from ${opts.from} is neither a container nor host:NAME of the plan${guess ? `; did you mean "${guess}"?` : ""}`, `endpoints: ${endpoints.join(", ")}`, json);
         }
-        const result = run.driver.state.probe({ from: opts.from, to: opts.to, by: opts.by as "address" | "name", size, proto: "icmp" });
+        // --to: an endpoint, an address, or CONTAINER@NETWORK (that network's address), as in expect: entries.
+        const at = opts.to.lastIndexOf("@");
+        const [toName, toNetwork] = at > 0 && !opts.to.startsWith("host:") ? [opts.to.slice(0, at), opts.to.slice(at + 1)] : [opts.to, undefined];
+        if (!endpoints.includes(toName) && !/^\d{1,3}(\.\d{1,3}){3}$/.test(toName)) {
+          const guess = guessEndpoint(toName);
+          usageFailure(`--to ${opts.to} is not a container, host:NAME or address of the plan${guess ? `; did you mean "${guess}"?` : ""}`, `endpoints: ${endpoints.join(", ")}; CONTAINER@NETWORK picks that network's address`, json);
+        }
+        if (toNetwork !== undefined) {
+          const c = plan.containers.find((x) => x.name === toName);
+          if (!c || !c.attachments.some((a) => a.network === toNetwork)) {
+            usageFailure(`--to ${opts.to}: ${toName} is not attached to a network named ${toNetwork}`, `${toName}'s networks: ${c?.attachments.map((a) => a.network).join(", ") || "none"}`, json);
+          }
+        }
+        const result = run.driver.state.probe({ from: opts.from, to: toName, ...(toNetwork !== undefined ? { network: toNetwork } : {}), by: opts.by as "address" | "name", size, proto: "icmp" });
         if (opts.json) return printJson(result);
         out(`${style.bold(`${opts.from} → ${opts.to}`)}${opts.by === "name" ? " by name" : ""}, ${size + 28}-byte packet${result.address ? ` to ${result.address}` : ""}: ${result.ok ? style.green("reaches") : style.red("does not reach")}`);
         for (const h of result.hops ?? []) out(`  ${style.dim(h.at.padEnd(24))} ${h.note}`);
@@ -195,9 +217,9 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         return out(ALL_CODES.join("\n"));
       }
       if (!isDiagnosticCode(what)) {
+        if (isPlanArgument(what)) usageFailure(`${what} is a plan: say which path to explain`, `crosshost explain ${what} --from CONTAINER|host:NAME --to CONTAINER|host:NAME|ADDRESS`, !!opts.json);
         const guess = didYouMean(what, ALL_CODES);
-        process.stderr.write(`crosshost: "${what}" is not a diagnostic code${guess ? `; did you mean "${guess}"?` : ""}\n  hint: crosshost explain all lists the codes; crosshost explain PLAN --from A --to B explains a path.\n`);
-        throw new ExitError(EXIT.input);
+        usageFailure(`"${what}" is not a diagnostic code${guess ? `; did you mean "${guess}"?` : ""}`, "crosshost explain all lists the codes; crosshost explain PLAN --from A --to B explains a path.", !!opts.json);
       }
       if (opts.json) return printJson({ code: what, ...CODES[what] });
       out(explainCode(what, style));
@@ -213,12 +235,10 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     .option("--keep", "with --lab: keep the lab running afterwards")
     .option("--backend <backend>", "with --lab: netns (root), dind (a Docker engine) or auto", "auto")
     .option("--json", "print validation, steps, observation and expectations as JSON")
-    .addHelpText("after", "\nExit codes: 0 valid, every expectation holds (and with --lab: reality agrees), 1 errors, failed expectations or disagreements, 2 unreadable input or a lab that cannot be built.")
+    .addHelpText("after", "\nExit codes: 0 valid, every expectation holds (and with --lab: reality agrees), 1 errors, failed steps or expectations, or disagreements, 2 unreadable input or a lab that cannot be built.")
     .action(async (planArg: string, opts: { json?: boolean; fault: string[]; steps?: boolean; lab?: boolean; keep?: boolean; backend: string }) => {
-      if (!["netns", "dind", "auto"].includes(opts.backend)) {
-        process.stderr.write(`crosshost: --backend must be netns, dind or auto, not ${opts.backend}\n`);
-        throw new ExitError(EXIT.input);
-      }
+      if (!["netns", "dind", "auto"].includes(opts.backend)) usageFailure(`--backend must be netns, dind or auto, not ${opts.backend}`, undefined, !!opts.json);
+      if (opts.keep && !opts.lab) usageFailure("--keep only means something with --lab", `crosshost run ${planArg} --lab --keep`, !!opts.json);
       let run;
       try {
         run = await simulatePlan(planArg, opts.fault);
@@ -238,7 +258,8 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         else out(style.dim(`  ${[...new Set(run.steps.map((s) => s.kind))].map((k) => `${run.steps.filter((s) => s.kind === k).length} ${k.replace(/_/g, " ")}`).join(", ")}  (--steps or crosshost plan ${planArg} shows every command)`));
         out("", style.bold("== 3. Simulate"));
         out(renderSimulation(run, style));
-        if (!opts.lab) out("", style.dim(`Next: apply it to a disposable lab and compare with this prediction: crosshost run ${planArg} --lab (needs root and docker.io).`));
+        if (hasErrors(v.diagnostics)) out("", style.red(`Fix the errors first: the steps and the prediction above cover only what could be read (crosshost validate ${planArg}).`));
+        else if (!opts.lab) out("", style.dim(`Next: apply it to a disposable lab and compare with this prediction: crosshost run ${planArg} --lab (as root with docker.io, or with any Docker engine: --backend dind).`));
       }
       let labFailed = false;
       if (opts.lab) {
@@ -251,13 +272,14 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         if (report.error) throw new ExitError(report.error === "preflight failed" ? EXIT.input : EXIT.findings);
         labFailed = report.differences.length > 0 || report.results.some((r) => r.status === "failed");
       }
-      if (hasErrors(v.diagnostics) || !run.expectations.every((r) => r.ok) || labFailed) throw new ExitError(EXIT.findings);
+      if (!simulationOk(run) || labFailed) throw new ExitError(EXIT.findings);
     });
 
   const helpers = {
     out, json: printJson, style: () => makeStyle(),
     fail: (code: number): never => { throw new ExitError(code); },
     inputFailure,
+    usage: usageFailure,
   };
   registerLabCommands(program, helpers);
   registerRemoteCommands(program, helpers);
@@ -267,15 +289,20 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
+  // Every command, nested ones too (lab up/status/down): commander must throw, not exit, so that exit codes are ours.
+  const override = (c: Command): void => {
+    c.exitOverride();
+    for (const sub of c.commands) override(sub);
+  };
+  override(program);
   try {
     await program.parseAsync(argv as string[], { from: "user" });
     return EXIT.ok;
   } catch (e) {
     if (e instanceof ExitError) return e.exitCode;
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
+      // --help and --version exit 0; help shown because a command is missing (`crosshost`, `crosshost lab`) is bad usage.
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return e.exitCode === 0 ? EXIT.ok : EXIT.input;
       return EXIT.input;
     }
     process.stderr.write(`crosshost: unexpected failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n  hint: this is a bug; please report it with the command line.\n`);

@@ -1,7 +1,8 @@
 // `crosshost apply | verify | destroy <plan>`: the plan's own hosts, over SSH.
 import type { Command } from "commander";
 import { hasErrors } from "../model/diagnostics.js";
-import { connectRemote, remoteApply, remoteDestroy, remoteVerify, type RemoteContext, type RemoteOptions } from "../drivers/ssh/remote.js";
+import { locateAll } from "../model/source.js";
+import { connectRemote, missingSshSettings, remoteApply, remoteDestroy, remoteVerify, type RemoteContext, type RemoteOptions } from "../drivers/ssh/remote.js";
 import { diagnosticJson, renderDiagnostics } from "./render-diagnostics.js";
 import { renderDifferences, renderExpectations } from "./render-observation.js";
 import { loadOrThrow } from "./simulate.js";
@@ -28,6 +29,7 @@ function withRemoteOptions(c: Command): Command {
 
 export function registerRemoteCommands(program: Command, h: {
   out: (...s: string[]) => void; json: (v: unknown) => void; style: () => Style; fail: (code: number) => never; inputFailure: (e: unknown, json: boolean) => never;
+  usage: (message: string, hint: string | undefined, json: boolean) => never;
 }): void {
   const open = async (planArg: string, o: RemoteCliOptions): Promise<RemoteContext> => {
     let loaded;
@@ -37,12 +39,16 @@ export function registerRemoteCommands(program: Command, h: {
       h.inputFailure(e, !!o.json);
     }
     const concurrency = Number(o.concurrency), timeout = Number(o.connectTimeout);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || !(timeout > 0)) {
-      process.stderr.write("crosshost: --concurrency must be a whole number ≥ 1 and --connect-timeout a positive number of seconds\n");
-      h.fail(2);
+    if (!Number.isInteger(concurrency) || concurrency < 1) h.usage(`--concurrency ${o.concurrency} is not a whole number of hosts`, "Give 1 or more, e.g. --concurrency 4.", !!o.json);
+    if (!(timeout > 0)) h.usage(`--connect-timeout ${o.connectTimeout} is not a positive number of seconds`, "e.g. --connect-timeout 10", !!o.json);
+    const style = h.style();
+    const noSsh = locateAll(missingSshSettings(loaded.plan), loaded.validation.source);
+    if (noSsh.length > 0) {
+      if (o.json) h.json({ ok: false, diagnostics: noSsh.map(diagnosticJson) });
+      else h.out(renderDiagnostics(noSsh, loaded.validation.source, loaded.label, style));
+      h.fail(1);
     }
     const started = Date.now();
-    const style = h.style();
     const opts: RemoteOptions = {
       ...(o.knownHosts ? { knownHosts: o.knownHosts } : {}),
       acceptNew: !!o.acceptNew, concurrency, connectTimeoutMs: timeout * 1000,
@@ -61,7 +67,7 @@ export function registerRemoteCommands(program: Command, h: {
     .option("--dry-run", "inspect and report what would run; change nothing")
     .option("--continue-on-error", "when a host fails, go on with the other hosts (that host stops)")
     .option("--force", "apply even though the validator found errors in the plan (never over unreachable hosts or host mismatches)")
-    .addHelpText("after", "\nExit codes: 0 applied (or nothing to do), 1 a step failed or preflight found errors (nothing changed then), 2 unreadable input.\nHost keys are verified against known_hosts; a changed key is always refused.")
+    .addHelpText("after", "\nExit codes: 0 applied (or nothing to do), 1 a step failed, a host has no ssh settings, or preflight found errors (nothing changed then), 2 unreadable input or bad options.\nHost keys are verified against known_hosts; a changed key is always refused.")
     .action(async (planArg: string, o: RemoteCliOptions & { dryRun?: boolean; continueOnError?: boolean; force?: boolean }) => {
       const ctx = await open(planArg, o);
       try {

@@ -1,4 +1,6 @@
 // plan / simulate / explain --from --to / run: the simulator's commands.
+import { statSync } from "node:fs";
+import { findScenario } from "../scenarios/index.js";
 import { countBySeverity, hasErrors } from "../model/diagnostics.js";
 import { parseFault } from "../model/faults.js";
 import type { Fault, Plan } from "../model/plan.js";
@@ -108,6 +110,21 @@ export function validationSummary(loaded: LoadedPlan, style: Style): string {
   return summaryLine(loaded.validation.diagnostics, style);
 }
 
+/** A simulation is good when the plan is valid, no step failed and every expectation holds. */
+export function simulationOk(run: SimulationRun): boolean {
+  return !hasErrors(run.loaded.validation.diagnostics) && run.results.every((r) => r.status !== "failed") && run.expectations.every((r) => r.ok);
+}
+
+/** True when `arg` names a plan (a file or a built-in scenario) rather than something else. */
+export function isPlanArgument(arg: string): boolean {
+  if (findScenario(arg)) return true;
+  try {
+    return statSync(arg).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function simulationJson(run: SimulationRun): Record<string, unknown> {
   return {
     plan: run.plan.name,
@@ -115,7 +132,7 @@ export function simulationJson(run: SimulationRun): Record<string, unknown> {
     steps: run.results,
     observation: run.observation,
     expectations: run.expectations.map((r) => ({ expectation: r.text, ok: r.ok, ...(r.detail ? { detail: r.detail } : {}) })),
-    ok: run.expectations.every((r) => r.ok),
+    ok: simulationOk(run),
   };
 }
 

@@ -1,5 +1,6 @@
 // Real hosts over SSH: connect (host keys verified), inspect each host (facts), validate with the facts,
 // apply only what is missing, verify against the prediction, destroy exactly what crosshost created.
+import { formatIp } from "../../model/ip.js";
 import { appendAll, diag, hasErrors, sortDiagnostics, type Diagnostic } from "../../model/diagnostics.js";
 import type { Observation } from "../../model/observation.js";
 import type { Plan } from "../../model/plan.js";
@@ -47,11 +48,17 @@ export function remoteDir(plan: Plan, host: string): string {
   return `/var/lib/crosshost/${plan.name}/${host}`;
 }
 
+/** A plan host without ssh settings cannot be reached: a finding about the plan, before any connection. */
+export function missingSshSettings(plan: Plan): Diagnostic[] {
+  return plan.hosts.filter((x) => !x.ssh).map((h) => diag("missing_field", {
+    path: h.path, host: h.name,
+    message: `host ${h.name} has no ssh settings: crosshost cannot reach it`,
+    hint: `Add ssh: { address: ${h.nics[0] ? formatIp(h.nics[0].ip) : "ADDRESS"}, user: root, key_file: ~/.ssh/id_ed25519 } to ${h.name} (leave out key_file to use the SSH agent).`,
+  }));
+}
+
 export async function connectRemote(plan: Plan, opts: RemoteOptions = {}): Promise<RemoteContext> {
-  const diagnostics: Diagnostic[] = [];
-  for (const h of plan.hosts.filter((x) => !x.ssh)) {
-    diagnostics.push(diag("ssh_unreachable", { path: h.path, host: h.name, message: `${h.name} has no ssh settings`, hint: "Add ssh: { address: ..., user: ..., key_file: ... } to the host in the plan." }));
-  }
+  const diagnostics: Diagnostic[] = missingSshSettings(plan);
   const pool = new SshPool({
     ...(opts.knownHosts ? { knownHosts: opts.knownHosts } : {}),
     acceptNew: !!opts.acceptNew,

@@ -1,0 +1,117 @@
+// The command line as scripts use it: exit codes, --json on stdout (also for errors), no stack traces.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "", stderr = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "crosshost-cli-"));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+// Valid YAML with an error the validator finds (an unknown host), and no expectations.
+const invalid = file("invalid.yaml", "hosts:\n  - { name: h1, nics: [{ name: eth0, address: 10.0.0.1/24 }] }\ncontainers:\n  - { name: c1, host: h9 }\n");
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("exit codes", () => {
+  it.each([
+    [["validate", "macvlan"], 0],
+    [["validate", "seed-swarm-consul"], 1],
+    [["simulate", "swarm-consul"], 0],
+    [["simulate", "seed-swarm-consul"], 1],
+    [["plan", "macvlan"], 0],
+    [["plan", "seed-swarm-consul"], 1],
+    [["run", "swarm-consul"], 0],
+    [["run", "seed-swarm-consul"], 1],
+    [["explain", "seed-macvlan", "--from", "box2", "--to", "box1"], 0],
+    [["explain", "seed-macvlan", "--from", "host:docker-71", "--to", "box1"], 1],
+    [["explain", "subnet_overlap"], 0],
+    [["validate", "no-such-plan"], 2],
+    [["validate", dir], 2],
+    [[], 2],
+    [["lab"], 2],
+    [["--help"], 0],
+    [["frobnicate"], 2],
+    [["lab", "up", "macvlan", "--backend", "foo"], 2],
+    [["run", "macvlan", "--keep"], 2],
+    [["explain", "seed-macvlan", "--from", "box1", "--to", "box2", "--size", "abc"], 2],
+  ] as [string[], number][])("crosshost %j exits %i", async (argv, code) => {
+    const r = await cli(...argv);
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stdout + r.stderr).not.toMatch(/\n\s+at .*:\d+:\d+\)?\n/); // no stack trace
+  });
+
+  it("simulate and plan exit 1 on a plan with errors, and say so", async () => {
+    for (const cmd of ["simulate", "plan"]) {
+      const r = await cli(cmd, invalid);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("The plan has errors");
+    }
+    const j = JSON.parse((await cli("simulate", invalid, "--json")).stdout) as { ok: boolean; validation: { ok: boolean } };
+    expect(j).toMatchObject({ ok: false, validation: { ok: false } });
+  });
+});
+
+describe("--json errors are JSON on stdout", () => {
+  it.each([
+    [["explain", "nosuch", "--json"], "not a diagnostic code"],
+    [["explain", "seed-macvlan", "--from", "box9", "--to", "box1", "--json"], "--from box9"],
+    [["explain", "seed-macvlan", "--from", "box1", "--to", "box2", "--by", "dns", "--json"], "--by dns"],
+    [["validate", "no-such-plan", "--json"], "no plan file"],
+    [["compare", "macvlan", "--lab-name", "no-such-lab", "--json"], "no lab named no-such-lab"],
+    [["lab", "down", "no-such-lab", "--json"], "no lab named no-such-lab"],
+  ] as [string[], string][])("crosshost %j", async (argv, text) => {
+    const r = await cli(...argv);
+    expect(r.code).toBe(2);
+    const j = JSON.parse(r.stdout) as { error: { message: string } };
+    expect(j.error.message).toContain(text);
+  });
+});
+
+describe("explain", () => {
+  it("takes CONTAINER@NETWORK as a target, as expect: entries do", async () => {
+    const r = await cli("explain", "seed-macvlan", "--from", "box2", "--to", "box1@macvlan-test", "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, to: "box1", network: "macvlan-test", address: "172.29.0.71" });
+  });
+  it("suggests host:NAME for a bare host name", async () => {
+    const r = await cli("explain", "seed-macvlan", "--from", "docker-71", "--to", "box1");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('did you mean "host:docker-71"');
+  });
+  it("asks for --from/--to when given a plan", async () => {
+    const r = await cli("explain", "seed-macvlan");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("is a plan");
+  });
+});
+
+describe("apply", () => {
+  it("refuses hosts without ssh settings before connecting, with file:line", async () => {
+    const r = await cli("apply", "seed-macvlan", "--dry-run", "--json");
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout) as { diagnostics: { code: string; location: { line: number } | null; message: string }[] };
+    expect(j.diagnostics.length).toBe(2);
+    for (const d of j.diagnostics) {
+      expect(d.code).toBe("missing_field");
+      expect(d.message).toContain("no ssh settings");
+      expect(d.location?.line).toBeGreaterThan(0);
+    }
+  });
+});
