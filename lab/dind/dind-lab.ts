@@ -368,7 +368,7 @@ function describeAccess(a: SwitchAccess): string {
 function describePrivileges(p: PrivilegeMode): string {
   return p.mode === "privileged"
     ? "privileged nodes"
-    : `pseudo-privileged nodes (lab-notes 4c: all capabilities but ${p.dropped.join(", ")}, seccomp unconfined, device cgroup rule, no masked paths, cgroups remounted rw): ${p.why}`;
+    : `pseudo-privileged nodes (all capabilities but ${p.dropped.join(", ")}, seccomp unconfined, device cgroup rule, no masked paths, cgroups remounted rw): ${p.why}`;
 }
 
 /**

@@ -32,7 +32,7 @@ export const CODES = {
     severity: "error", family: "input",
     title: "A key the plan format does not know.",
     why: "A misspelt key is silently ignored by most tools, so a setting you believe is applied is not.",
-    fix: "Use the suggested key, or remove it. `crosshost explain unknown_key` lists where keys are documented (docs/plan-format.md).",
+    fix: "Use the suggested key, or remove it. The keys of each section are listed in docs/plan-format.md.",
     source: "crosshost plan format (docs/plan-format.md).",
   }),
   missing_field: c({
@@ -77,7 +77,7 @@ export const CODES = {
     title: "The same IP address is used twice on one L2 segment or Docker network.",
     why: "On one engine Docker refuses it ('Address already in use'); across hosts on a macvlan segment nothing refuses it and Docker even derives the same MAC from the same IP, so traffic flips between the two holders.",
     fix: "Give each container, gateway, aux address and host NIC on a segment its own address.",
-    source: "lab-notes §2 (measured: same IP on two hosts, same MAC, FDB flapping); moby/moby#49921.",
+    source: "moby/moby#49921 (macvlan IPAM is per host: each hands out the same first addresses); moby/moby#47146 (the generated MAC is 02:42 followed by the IPv4 address).",
   }),
   reserved_address: c({
     severity: "error", family: "addressing",
@@ -128,14 +128,14 @@ export const CODES = {
     title: "Hosts on one L2 segment allocate macvlan addresses from overlapping ranges.",
     why: "macvlan IPAM is per host: each engine starts at the first address of its range, so two hosts hand out the same IP (and, since the MAC derives from the IP, the same MAC).",
     fix: "Give each host a disjoint --ip-range (e.g. .128/27, .160/27, .192/27), or give every container a unique fixed --ip.",
-    source: "moby/moby#49921, moby/moby#33793; lab-notes §2.",
+    source: "moby/moby#49921, moby/moby#33793 (macvlan IPAM is per host, not coordinated across the swarm).",
   }),
   macvlan_gateway_absent: c({
     severity: "warning", family: "macvlan",
     title: "The macvlan gateway does not exist on the segment.",
     why: "Containers reach each other on L2, but nothing beyond the segment: their default route points to an address nobody answers.",
     fix: "Use the LAN's subnet and its real router as --subnet/--gateway (reserving host addresses with --aux-address), or declare the router on the segment.",
-    source: "seed walk-through 1 (172.29.0.0/16 with gateway .254 on a 192.168.1.0/24 LAN); lab-notes §2.",
+    source: "built-in scenario seed-macvlan (172.29.0.0/16 with gateway .254 on a 192.168.1.0/24 LAN); measured in crosshost's lab (test/lab/compare.test.ts, seed-macvlan: nothing beyond the segment answers).",
   }),
   macvlan_promiscuous_required: c({
     severity: "error", family: "macvlan",
@@ -156,14 +156,14 @@ export const CODES = {
     title: "A host cannot reach its own macvlan containers (and they cannot reach it).",
     why: "The kernel does not pass traffic between a macvlan parent and its children. It is an error when an expectation needs it and the host has no macvlan shim.",
     fix: "Add a host-side macvlan shim interface with its own address and a route to the containers (hosts[].shims).",
-    source: "moby/libnetwork#1915; lab-notes §2 (shim verified).",
+    source: "moby/libnetwork#1915; measured in crosshost's lab (test/lab/compare.test.ts: without a shim a host cannot reach its own macvlan container, with one it can).",
   }),
   kernel_feature_missing: c({
     severity: "error", family: "macvlan",
     title: "The host kernel lacks a feature the plan needs (macvlan, ipvlan, vxlan, 8021q, esp).",
     why: "Docker cannot create the network: the driver needs the kernel module.",
     fix: "Load the module (modprobe macvlan; add it to /etc/modules), or choose another driver.",
-    source: "seed walk-through 1 (lsmod/modprobe macvlan); lab-notes §0 (no ipvlan, 802.1q or ESP in some kernels).",
+    source: "Joshua-Riek/ubuntu-rockchip#297 ('failed to create the macvlan port: operation not supported', fixed by modprobe macvlan); moby/moby#21122 (kernel versions macvlan and ipvlan need).",
   }),
 
   // ---- swarm -------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ export const CODES = {
     title: "A worker lists an overlay only while something attached to it runs there.",
     why: "Swarm creates overlays on workers lazily, when a task or container lands; managers list every network. A check for the network on a worker before any attachment fails.",
     fix: "Check the network on a worker only after a container there has attached, or check it on a manager.",
-    source: "moby/moby#25004, #36197; docker/compose#11894; lab-notes §1e.",
+    source: "moby/moby#25004, #36197; docker/compose#11894; measured in crosshost's lab (test/lab/compare.test.ts: the worker lists the overlay while a container there is attached, and no longer once it stops).",
   }),
   port_blocked: c({
     severity: "error", family: "network",
@@ -272,7 +272,7 @@ export const CODES = {
     title: "bootstrap_expect is larger than the number of servers the plan has.",
     why: "The bootstrapping server waits for more servers than will ever exist: no leader.",
     fix: "Set bootstrap_expect to the number of servers.",
-    source: "Consul docs (bootstrap_expect); DESIGN.md 'Consul bootstrap'.",
+    source: "Consul agent configuration, bootstrap_expect (https://developer.hashicorp.com/consul/docs/reference/agent/configuration-file/bootstrap); hashicorp/consul#2550 (servers wait for N to come online before bootstrapping).",
   }),
   consul_expect_below_servers: c({
     severity: "warning", family: "consul",
@@ -344,7 +344,7 @@ export const CODES = {
     title: "A health check targets an address and port its agent cannot reach: it can never pass.",
     why: "Consul runs the check from the agent's own network namespace. A host-network agent has no route into overlays; a host address answers only on published ports.",
     fix: "Register the host address with the published port, or run the agent where it can reach the target.",
-    source: "seed walk-through 2 (checks as registered); DESIGN.md; hashicorp/docker-consul#42.",
+    source: "hashicorp/docker-consul#42; measured in crosshost's lab (test/lab/compare.test.ts: the checks of built-in scenario seed-swarm-consul, as registered, are all critical).",
   }),
   service_address_unreachable: c({
     severity: "error", family: "services",
@@ -393,14 +393,14 @@ export const CODES = {
     title: "This machine cannot build the lab: something it needs is missing.",
     why: "The namespace lab needs root, network namespaces, dockerd and friends; the dind lab needs a Docker engine.",
     fix: "Install what the message names (Debian: apt-get install docker.io busybox-static iproute2 iptables), run as root, or choose the other backend.",
-    source: "lab-notes.md §0 and §1 (measured requirements on this kind of machine).",
+    source: "crosshost lab: what lab/detect.ts checks before building (REQUIRED_CAPS for the namespace lab; an engine for dind); test/lab/dind/detect.test.ts.",
   }),
   lab_subnet_collision: c({
     severity: "warning", family: "lab",
     title: "A subnet of the plan is one this machine already uses.",
     why: "The namespace lab keeps its hosts isolated, so it still works, but addresses you see in the lab also exist on the machine; a docker-in-docker lab's networks would collide outright.",
     fix: "Use other subnets in the plan, or run the lab on a machine that does not use them.",
-    source: "issue: the lab checks the machine before building.",
+    source: "crosshost lab preflight (lab/preflight.ts).",
   }),
   lab_failed: c({
     severity: "error", family: "lab",

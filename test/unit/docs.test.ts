@@ -16,4 +16,12 @@ describe("diagnostic reference", () => {
       expect(c.source.length, code).toBeGreaterThan(3);
     }
   });
+  it("cites only what users can read, and no fix sends the reader back to the same code", () => {
+    for (const code of ALL_CODES) {
+      const c = CODES[code];
+      // why: DESIGN.md, the lab notes and the seed document are internal notes outside the repository
+      expect(c.source, code).not.toMatch(/DESIGN\.md|lab-notes|seed walk-through/i);
+      expect(c.fix, code).not.toContain(`crosshost explain ${code}`);
+    }
+  });
 });

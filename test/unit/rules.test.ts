@@ -34,6 +34,7 @@ hosts:
   - { name: b, nics: [{ name: eth0, address: 192.168.1.12/24, gateway: 192.168.1.1, mtu: 1450 }], docker: { bridge: { mtu: 1450 }, gwbridge: { mtu: 1450 } } }
   - { name: c, nics: [{ name: eth0, address: 192.168.1.13/24, gateway: 192.168.1.1, mtu: 1450 }], docker: { bridge: { mtu: 1450 }, gwbridge: { mtu: 1450 } } }
 `;
+const swarm3Ingress1450 = swarm3.replace("swarm:\n", "swarm:\n  ingress: { mtu: 1450 }\n");
 const macvlan = (hostsLine: string, containers: string) => `${two()}
 networks:
   - name: mv
@@ -58,6 +59,7 @@ const ROWS: Row[] = [
   { code: "unknown_key", bad: two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gatway: 192.168.1.1 }] }\n  - { name: b"), good: two() },
   { code: "missing_field", bad: "hosts:\n  - { name: a }\n", good: two() },
   { code: "invalid_value", bad: two().replace("192.168.1.11/24", "192.168.1.311/24"), good: two() },
+  { code: "invalid_value", why: "engine version unquoted (YAML reads 20.10 as 20.1)", bad: two("docker: { version: 20.10 }"), good: two('docker: { version: "20.10" }') },
   { code: "unknown_reference", bad: `${two()}\ncontainers: [{ name: x, host: zz }]`, good: `${two()}\ncontainers: [{ name: x, host: a }]` },
   { code: "duplicate_name", bad: `${two()}\ncontainers: [{ name: x, host: a }, { name: x, host: b }]`, good: `${two()}\ncontainers: [{ name: x, host: a }, { name: y, host: b }]` },
   {
@@ -125,6 +127,12 @@ const ROWS: Row[] = [
     good: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`,
   },
   {
+    code: "macvlan_gateway_absent",
+    why: "the LAN's subnet, but a gateway that is not its router",
+    bad: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.254, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`,
+    good: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`,
+  },
+  {
     code: "macvlan_promiscuous_required",
     bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: reject } }\n  - { name: b"),
     good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: accept, forged_transmits: accept } }\n  - { name: b"),
@@ -187,6 +195,12 @@ const ROWS: Row[] = [
     why: "default overlay on a 1450 underlay (moby/libnetwork#1021)",
     bad: `${mtu1450}${swarm3}\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]`,
     good: `${mtu1450}${swarm3.replace("swarm:\n", "swarm:\n  ingress: { mtu: 1450 }\n")}\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16, mtu: 1450 }]`,
+  },
+  {
+    code: "mtu_exceeds_path",
+    why: "docker_gwbridge above the egress NIC",
+    bad: `${mtu1450.replaceAll(", gwbridge: { mtu: 1450 }", "")}${swarm3Ingress1450}`,
+    good: `${mtu1450}${swarm3Ingress1450}`,
   },
   {
     code: "mtu_exceeds_path",
@@ -256,6 +270,38 @@ describe("diagnostic form", () => {
   it("collects every finding instead of stopping at the first", () => {
     const res = validateText("hosts:\n  - { name: a, nics: [{ name: eth0, address: nope }] }\n  - { name: -bad, nics: [] , color: red }\n", "p.yaml");
     expect(res.diagnostics.map((d) => d.code).sort()).toEqual(["invalid_value", "invalid_value", "unknown_key"]);
+  });
+  it("an unquoted engine version is a warning that says what YAML made of it", () => {
+    const res = validateText(two("docker: { version: 20.10 }"), "p.yaml");
+    const d = res.diagnostics.find((x) => x.code === "invalid_value")!;
+    expect(d.severity).toBe("warning");
+    expect(d.message).toContain("20.10 is read as 20.1");
+    expect(d.hint).toBe('Quote it: version: "20.10".');
+    expect(res.plan!.hosts[0]!.docker.version).toBe("20.1");
+    expect(validateText(two("docker: { version: 24 }"), "p.yaml").diagnostics.filter((x) => x.code === "invalid_value")).toEqual([]);
+  });
+  it("a missing NIC list names the host", () => {
+    const res = validateText("hosts:\n  - { name: a }\n", "p.yaml");
+    expect(res.diagnostics.find((x) => x.code === "missing_field")!.message).toBe('host "a" has no "nics"');
+  });
+  it("suggests docker_gwbridge and ingress only in a plan with a swarm", () => {
+    const hint = (plan: string) => validateText(plan, "p.yaml").diagnostics.find((x) => x.code === "unknown_reference")!.hint;
+    expect(hint(`${two()}\ncontainers: [{ name: x, host: a, networks: [zzzz] }]`)).toBe("Known networks: bridge.");
+    expect(hint(`${two()}\nswarm: { managers: [a], workers: [b] }\ncontainers: [{ name: x, host: a, networks: [zzzz] }]`)).toBe("Known networks: bridge, docker_gwbridge, ingress.");
+    // why: without a swarm Docker has no docker_gwbridge: attaching to it fails ("network docker_gwbridge not found")
+    expect(validateText(`${two()}\ncontainers: [{ name: x, host: a, networks: [docker_gwbridge] }]`, "p.yaml").diagnostics.map((x) => x.code)).toContain("unknown_reference");
+  });
+  it("bridge MTU hints name the plan key", () => {
+    const hints = (plan: string) => validateText(plan, "p.yaml").diagnostics.filter((x) => x.code === "mtu_exceeds_path").map((x) => x.hint);
+    expect(hints(two().replace("gateway: 192.168.1.1 }]", "gateway: 192.168.1.1, mtu: 1450 }]"))).toEqual(['Set hosts[].docker.bridge.mtu to 1450 on a (Docker: daemon.json "mtu").']);
+    expect(hints(`${mtu1450.replaceAll(", gwbridge: { mtu: 1450 }", "")}${swarm3Ingress1450}`)).toEqual(["a", "b", "c"].map((h) => `Set hosts[].docker.gwbridge.mtu to 1450 on ${h} (Docker: docker_gwbridge's com.docker.network.driver.mtu).`));
+  });
+  it("macvlan_gateway_absent: the hint fits whether the network is on the LAN's subnet or not", () => {
+    const hint = (subnet: string, gateway: string) => validateText(`${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: ${subnet}, gateway: ${gateway}, parent: eth0, hosts: [a] }]`, "p.yaml").diagnostics.find((x) => x.code === "macvlan_gateway_absent")!.hint;
+    expect(hint("172.29.0.0/16", "172.29.0.254")).toContain("Use the LAN's subnet and router (subnet: 192.168.1.0/24");
+    const onLan = hint("192.168.1.0/24", "192.168.1.254");
+    expect(onLan).not.toContain("Use the LAN's subnet");
+    expect(onLan).toContain("set gateway: 192.168.1.1");
   });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));

@@ -112,8 +112,8 @@ class PlanReader {
     const consulRaw = o.get("consul");
     if (consulRaw && typeof consulRaw === "object") this.collectNames((consulRaw as Record<string, unknown>).agents, "name", this.agentNames);
     this.collectNames(o.get("services"), "id", this.serviceIds);
-    // Containers may name the default bridge and Docker's swarm networks; "host" and "none" are network modes.
-    for (const n of ["bridge", "docker_gwbridge", "ingress"]) this.networkNames.add(n);
+    // Containers may name the default bridge, and Docker's swarm networks in a swarm; "host" and "none" are network modes.
+    for (const n of o.has("swarm") ? ["bridge", "docker_gwbridge", "ingress"] : ["bridge"]) this.networkNames.add(n);
 
     const userNetworks = this.unique(o.list("networks", "networks", (v, p) => this.network(v, p, hostIndex, swarm)), "network", new Set());
     const consul = o.has("consul") ? this.consul(o.get("consul"), o.at("consul"), hostIndex) : undefined;
@@ -196,7 +196,7 @@ class PlanReader {
     if (!o) return undefined;
     const name = o.str("name", { required: true, pattern: HOST_NAME, patternHint: HOST_NAME_HINT });
     const nics = this.uniqueBy(o.list("nics", "nics", (nv, np) => this.nic(nv, np)), (n) => n.name, "NIC");
-    if (!o.has("nics")) o.missing("nics", "Add nics: [{ name: ens34, address: 192.168.1.71/24 }].");
+    if (!o.has("nics")) o.missing("nics", "Add nics: [{ name: ens34, address: 192.168.1.71/24 }].", name !== undefined ? `host "${name}"` : undefined);
     const routes = o.list("routes", "routes", (rv, rp) => this.route(rv, rp));
     for (const rt of routes) {
       if (rt.via !== undefined && !nics.some((n) => contains(n.cidr, rt.via!))) {
@@ -268,6 +268,15 @@ class PlanReader {
   /** `hostSubnets`: NIC subnets and routes; Docker skips default pools that collide with them (libnetwork FindAvailableNetwork). */
   private docker(o: Obj, hostSubnets: Cidr[]): DockerEngine {
     const d = o.object("docker", "docker", DOCKER_KEYS);
+    const rawVersion = d?.get("version");
+    // Unquoted, YAML reads 20.10 as the number 20.1; whole numbers (24) lose nothing that matters.
+    if (typeof rawVersion === "number" && !Number.isInteger(rawVersion)) {
+      this.r.report(diag("invalid_value", {
+        severity: "warning", path: d!.at("version"),
+        message: `docker version ${rawVersion} is a number to YAML, which drops trailing zeros (unquoted 20.10 is read as 20.1): the engine is taken as "${rawVersion}"`,
+        hint: 'Quote it: version: "20.10".',
+      }));
+    }
     const version = d?.str("version", { coerce: true, pattern: /^\d+(\.\d+){0,2}([.+~-][A-Za-z0-9.+~-]*)?$/, patternHint: "Write an engine version such as 20.10 or 24.0.7." }) ?? "20.10";
     const bridge = this.bridgeSettings(d, "bridge");
     const gw = this.bridgeSettings(d, "gwbridge");

@@ -100,8 +100,9 @@ export class Obj {
     return [...this.path, key];
   }
 
-  missing(key: string, hint: string): undefined {
-    this.reader.report(diag("missing_field", { path: this.path, message: `${this.what} has no "${key}"`, hint }));
+  /** `what` overrides the mapping's description, e.g. with a name read from it. */
+  missing(key: string, hint: string, what = this.what): undefined {
+    this.reader.report(diag("missing_field", { path: this.path, message: `${what} has no "${key}"`, hint }));
     return undefined;
   }
 

@@ -155,12 +155,18 @@ export function macvlanGatewayAbsent(ctx: RuleContext): Diagnostic[] {
       }
     }
     if (missingOn.length === 0 || gw === undefined) continue;
-    const lan = ctx.index.hosts.get(missingOn[0]!)?.nics.find((x) => x.name === baseNic(n.instances[0]?.parent ?? ""))?.cidr;
-    const notLan = lan && subnet && lan.text !== subnet.text ? ` (${subnet.text} is not the LAN's subnet ${lan.text})` : "";
+    const lanNic = ctx.index.hosts.get(missingOn[0]!)?.nics.find((x) => x.name === baseNic(n.instances[0]?.parent ?? ""));
+    const lan = lanNic?.cidr;
+    const onLan = lan !== undefined && subnet !== undefined && lan.text === subnet.text;
+    const notLan = lan && subnet && !onLan ? ` (${subnet.text} is not the LAN's subnet ${lan.text})` : "";
+    const router = lanNic?.gateway;
     out.push(diag("macvlan_gateway_absent", {
       path: [...n.path, "gateway"],
       message: `no device on the segment holds "${n.name}"'s gateway ${formatIp(gw)}${notLan}: containers reach each other but nothing beyond`,
-      hint: lan ? `Use the LAN's subnet and router (subnet: ${lan.text}, gateway: its router) and keep host addresses out with ip_range or aux_addresses; or declare the router in segments[].routers.` : "Declare the router in segments[].routers, or use the LAN's subnet and router.",
+      hint: !lan ? "Declare the router in segments[].routers, or use the LAN's subnet and router."
+        : !onLan ? `Use the LAN's subnet and router (subnet: ${lan.text}, gateway: its router) and keep host addresses out with ip_range or aux_addresses; or declare the router in segments[].routers.`
+        : router !== undefined && router !== gw ? `"${n.name}" already uses the LAN's subnet: set gateway: ${formatIp(router)} (the LAN's router, ${missingOn[0]}'s ${lanNic!.name} gateway), or declare ${formatIp(gw)} in segments[].routers if a router holds it.`
+        : `"${n.name}" already uses the LAN's subnet: declare its router ${formatIp(gw)} in segments[].routers, or set gateway to the address of the LAN's router.`,
     }));
   }
   return out;

@@ -89,7 +89,9 @@ export function bridgeMtu(ctx: RuleContext): Diagnostic[] {
         severity: "warning", host: h.name,
         path: n.name === "bridge" ? [...h.path, "docker", "bridge", "mtu"] : n.name === "docker_gwbridge" ? [...h.path, "docker", "gwbridge", "mtu"] : [...n.path, "mtu"],
         message: `${label} on ${h.name} has MTU ${mtu}, above ${egress.name}'s ${egress.mtu} where its traffic leaves: large packets to the outside are lost (connections reset or hang)`,
-        hint: `Set the bridge MTU to ${egress.mtu} (${n.name === "bridge" ? 'daemon.json "mtu"' : "the network's mtu option"}).`,
+        hint: n.name === "bridge" ? `Set hosts[].docker.bridge.mtu to ${egress.mtu} on ${h.name} (Docker: daemon.json "mtu").`
+          : n.name === "docker_gwbridge" ? `Set hosts[].docker.gwbridge.mtu to ${egress.mtu} on ${h.name} (Docker: docker_gwbridge's com.docker.network.driver.mtu).`
+          : `Set mtu: ${egress.mtu} on network "${n.name}" (networks[].mtu; Docker: com.docker.network.driver.mtu).`,
       }));
     }
   }

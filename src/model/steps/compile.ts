@@ -38,7 +38,7 @@ export function compileSteps(plan: Plan, opts: { faults?: boolean } = {}): Step[
       }
     }
   }
-  for (const h of swarmHosts) need(h, "vxlan", "swarm overlays (VXLAN)");
+  for (const h of swarmHosts) need(h, "vxlan", "swarm overlay traffic (VXLAN)");
   for (const h of plan.hosts) {
     for (const [module, why] of modulesOn.get(h.name) ?? []) {
       push({ id: `kernel_module:${module}@${h.name}`, kind: "kernel_module", host: h.name, module, reason: `${why} needs the ${module} module`, after: [] });
