@@ -5,8 +5,8 @@ import type { ContainerObservation, ConsulAgentObservation, HostObservation, Obs
 import { formatIp, parseIp } from "../../model/ip.js";
 import type { AddressRef, Plan } from "../../model/plan.js";
 import { indexPlan, type PlanIndex } from "../../model/plan.js";
-import { PLACEHOLDER, renderStep } from "../../model/steps/render.js";
-import { OWNER_LABEL, PLAN_LABEL, type ConsulAgentStep, type ContainerRunStep, type Step, type StepResult } from "../../model/steps/step.js";
+import { PLACEHOLDER, renderStep, runDetachFlag, type RenderedCommand } from "../../model/steps/render.js";
+import { OWNER_LABEL, PLAN_LABEL, type ConsulAgentStep, type ContainerRunStep, type IngressReplaceStep, type Step, type StepResult } from "../../model/steps/step.js";
 import type { Driver } from "../driver.js";
 import type { ExecResult, Transport } from "../transport.js";
 import { mapLimit } from "./limit.js";
@@ -145,11 +145,8 @@ export class RealDriver implements Driver {
         if (r.status === "done") await this.remember(step.host, "swarm-formed", "yes");
         return r;
       }
-      case "ingress_replace": {
-        const have = await this.docker(step.host, ["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "ingress"]);
-        if (have.code === 0 && have.stdout.trim() === step.subnet) return this.ok(step, "ingress already on the planned subnet", true);
-        return this.runRendered(step);
-      }
+      case "ingress_replace":
+        return this.ingressReplace(step);
       case "swarm_join": {
         if ((await this.swarmState(step.host)) === "active") return this.ok(step, "already in a swarm", true);
         const r = await this.runRendered(step);
@@ -211,6 +208,32 @@ export class RealDriver implements Driver {
       if (r.code !== 0) return this.failed(step, r);
     }
     return this.ok(step, step.reason);
+  }
+
+  /** Unchanged only when the ingress already has everything the step sets (subnet, gateway, MTU), not just the subnet. */
+  private async ingressReplace(step: IngressReplaceStep): Promise<StepResult> {
+    const [rm, create] = renderStep(step, { plan: this.plan.name }) as [RenderedCommand, RenderedCommand];
+    const have = await this.docker(step.host, ["network", "inspect", "--format", "{{json .}}", "ingress"]);
+    let diff = ["there was none"];
+    if (have.code === 0) {
+      diff = ingressDifferences(step, have.stdout);
+      if (diff.length === 0) return this.ok(step, "ingress already as planned (subnet, gateway, MTU)", true);
+      const old = (parseJson<{ Id?: string }>(have.stdout) ?? {}).Id;
+      const r = await this.run(step.host, rm.argv, rm.stdin);
+      if (r.code !== 0) return this.failed(step, r);
+      // The engine drops its own copy a moment after the swarm's (about 1.3 s in the lab); creating
+      // before that fails with "network with name ingress already exists".
+      const deadline = Date.now() + 30_000;
+      while (!this.dry) {
+        const now = await this.docker(step.host, ["network", "inspect", "--format", "{{.Id}}", "ingress"]);
+        if (now.code !== 0 || now.stdout.trim() !== old) break;
+        if (Date.now() > deadline) return this.failed(step, "the old ingress was still there 30 s after docker network rm ingress");
+        await sleep(250);
+      }
+    }
+    const r = await this.run(step.host, create.argv, create.stdin);
+    if (r.code !== 0) return this.failed(step, r);
+    return this.ok(step, `ingress recreated (${diff.join(", ")})`);
   }
 
   /** Fills in values only known now: join tokens, container and host addresses. */
@@ -335,8 +358,11 @@ export class RealDriver implements Driver {
     let argv = [...run!.argv];
     if (this.opts.workload) {
       const w = this.opts.workload(step);
-      const at = argv.lastIndexOf(step.image);
+      // The image is the word before the planned command (which may contain the image's name).
+      const at = argv.length - (step.command?.length ?? 0) - 1;
       argv = [...argv.slice(0, at), w.image, ...(w.command ?? [])];
+      // Detach flags follow the command that really runs (-dit only for an image's default).
+      if (argv[2] === runDetachFlag(step.command)) argv[2] = runDetachFlag(w.command);
     }
     const r = await this.run(step.host, argv);
     if (r.code !== 0) {
@@ -681,6 +707,37 @@ export class RealDriver implements Driver {
     }
     this.changedAt = Date.now();
   }
+}
+
+/** Docker's overlay default when no com.docker.network.driver.mtu option is set. */
+const OVERLAY_DEFAULT_MTU = 1500;
+
+/**
+ * How an existing ingress differs from what the step sets ([] when it is as planned), read from
+ * `docker network inspect --format '{{json .}}' ingress`. The MTU is a driver option, a string in Options:
+ * "com.docker.network.driver.mtu": "1400" (dockerd 20.10 in the lab); absent on Docker's default ingress,
+ * which is 1500. The key is com.docker.network.driver.mtu, not com.docker.network.mtu (docker/docs#14510).
+ */
+export function ingressDifferences(step: IngressReplaceStep, inspect: string): string[] {
+  let n: { Driver?: string; Ingress?: boolean; IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null }; Options?: Record<string, string> | null };
+  try {
+    n = JSON.parse(inspect) as typeof n;
+  } catch {
+    return ["unreadable docker network inspect output"];
+  }
+  const out: string[] = [];
+  if (n.Driver !== "overlay") out.push(`driver ${n.Driver ?? "?"} → overlay`);
+  if (n.Ingress !== true) out.push("not the routing-mesh network → --ingress");
+  const cfg = n.IPAM?.Config ?? [];
+  const subnets = cfg.map((c) => c.Subnet ?? "").join(",");
+  if (subnets !== step.subnet) out.push(`subnet ${subnets || "none"} → ${step.subnet}`);
+  const gateways = cfg.map((c) => c.Gateway ?? "").join(",");
+  if (gateways !== step.gateway) out.push(`gateway ${gateways || "none"} → ${step.gateway}`);
+  const mtuOpt = n.Options?.["com.docker.network.driver.mtu"];
+  const mtu = mtuOpt === undefined ? OVERLAY_DEFAULT_MTU : Number(mtuOpt);
+  const planned = step.mtu ?? OVERLAY_DEFAULT_MTU;
+  if (mtu !== planned) out.push(`mtu ${mtuOpt ?? `default ${OVERLAY_DEFAULT_MTU}`} → ${planned}`);
+  return out;
 }
 
 function sleep(ms: number): Promise<void> {

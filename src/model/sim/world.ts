@@ -272,6 +272,7 @@ export class World implements NetState {
           const msg = problem.kind === "in_use" ? "Address already in use" : problem.kind === "exhausted" ? `no available IPv4 addresses on this network's address pools: ${problem.network}` : `invalid address ${formatIp(problem.ip!)} for network ${problem.network}`;
           return this.setContainer(c, step, msg);
         }
+        // Running also with no command: the step renders -dit then, and a default shell without -it would exit at once (docker/docs#19699).
         this.containers.set(c.name, { state: "running", restart: false });
         return this.ok(step, `${c.name} running`);
       }

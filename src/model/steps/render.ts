@@ -97,7 +97,7 @@ export function renderStep(step: Step, opts: RenderOptions): RenderedCommand[] {
       const [first, ...rest] = step.networks;
       const net = step.networkMode === "host" ? ["--net=host"] : first ? ["--network", first.network, ...(first.ip ? ["--ip", first.ip] : []), ...first.aliases.flatMap((a) => ["--network-alias", a])] : [];
       const cmds: RenderedCommand[] = [{
-        argv: ["docker", "run", "-d", "--name", step.container, ...net,
+        argv: ["docker", "run", runDetachFlag(step.command), "--name", step.container, ...net,
           ...step.publish.flatMap((p) => ["-p", `${p.hostIp ? `${p.hostIp}:` : ""}${p.hostPort}:${p.containerPort}${p.proto === "udp" ? "/udp" : ""}`]),
           ...Object.entries(step.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]), ...own, step.image, ...(step.command ?? [])],
       }];
@@ -120,6 +120,14 @@ export function renderStep(step: Step, opts: RenderOptions): RenderedCommand[] {
     case "fault":
       return [];
   }
+}
+
+/**
+ * `-d` with the plan's command; `-dit` for the image's default, as the seed's `docker run -itd … busybox`: a default
+ * shell (busybox `sh`, `bash`) with no stdin and no TTY exits at once (docker/docs#19699, tianon/docker-brew-ubuntu-core#157).
+ */
+export function runDetachFlag(command: readonly string[] | undefined): "-d" | "-dit" {
+  return command && command.length > 0 ? "-d" : "-dit";
 }
 
 /** Placeholders as the shell substitutions a person would type (for `crosshost plan`). */
