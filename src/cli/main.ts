@@ -35,7 +35,7 @@ function inputFailure(e: unknown, json: boolean): never {
   if (e instanceof InputError) {
     if (json) printJson({ error: { message: e.message, hint: e.hint }, ...(e.loaded ? { diagnostics: e.loaded.validation.diagnostics.map(diagnosticJson) } : {}) });
     else if (e.loaded && !e.loaded.validation.parsed) {
-      process.stderr.write(`${renderDiagnostics(e.loaded.validation.diagnostics, e.loaded.validation.source, e.loaded.label, makeStyle(process.stderr))}\n`);
+      process.stderr.write(`${renderDiagnostics(e.loaded.validation.diagnostics, e.loaded.validation.source ?? e.loaded.text, e.loaded.label, makeStyle(process.stderr))}\n`);
     } else process.stderr.write(`crosshost: ${e.message}\n  hint: ${e.hint}\n`);
     throw new ExitError(EXIT.input);
   }
@@ -93,7 +93,7 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         printJson({ plan: v.plan?.name ?? null, file: loaded.file, ok: v.ok, parsed: v.parsed, diagnostics: shown.map(diagnosticJson) });
       } else {
         const style = makeStyle();
-        out(renderDiagnostics(shown, v.source, loaded.label === loaded.file ? loaded.file : `${loaded.label} (${loaded.file})`, style));
+        out(renderDiagnostics(shown, v.source ?? loaded.text, loaded.label === loaded.file ? loaded.file : `${loaded.label} (${loaded.file})`, style));
         out(summaryLine(v.diagnostics, style));
       }
       if (!v.parsed) throw new ExitError(EXIT.input);

@@ -21,16 +21,19 @@ function sev(style: Style, s: Severity): string {
   return s === "error" ? style.red("error") : s === "warning" ? style.yellow("warning") : style.blue("info");
 }
 
-export function renderDiagnostics(ds: readonly Diagnostic[], source: PlanSource | undefined, label: string, style: Style): string {
+/** `source`: the parsed plan, or just its text when it did not parse (a parse error still shows its line). */
+export function renderDiagnostics(ds: readonly Diagnostic[], source: PlanSource | string | undefined, label: string, style: Style): string {
   const lines: string[] = [];
   if (ds.length === 0) return "";
+  const rawLines = typeof source === "string" ? source.split(/\r?\n/) : undefined;
+  const lineText = (n: number): string => (typeof source === "string" ? (rawLines![n - 1] ?? "") : (source?.lineText(n) ?? ""));
   lines.push(style.bold(label));
   for (const d of ds) {
     const where = d.location ? `${d.location.line}:${d.location.column}` : formatPath(d.path);
     lines.push(`  ${style.dim(where.padEnd(7))} ${sev(style, d.severity)} ${style.dim(d.code)}`);
     lines.push(`    ${d.message}`);
     if (d.location && source) {
-      const text = source.lineText(d.location.line);
+      const text = lineText(d.location.line);
       if (text.trim() !== "") {
         const num = String(d.location.line);
         lines.push(style.dim(`    ${num} | `) + text);

@@ -3,8 +3,8 @@ import type { ClassMatrix, Observation, ProbeResult } from "../model/observation
 import { LARGE_PAYLOAD } from "../model/sim/probes.js";
 import type { ExpectationResult, Difference } from "../model/sim/evaluate.js";
 import type { Step, StepResult } from "../model/steps/step.js";
-import { displayPlaceholders, renderStep, type RenderOptions } from "../model/steps/render.js";
-import { shellJoin } from "../drivers/transport.js";
+import { displayCommand, displayPlaceholders, PLACEHOLDER, renderStep, type RenderOptions } from "../model/steps/render.js";
+import { shellQuote } from "../drivers/transport.js";
 import type { Style } from "./style.js";
 
 export function table(rows: string[][], style: Style, indent = "  "): string {
@@ -36,8 +36,12 @@ export function renderSteps(steps: readonly Step[], style: Style, opts: RenderOp
           lines.push(style.dim(`      # ${c.file.path}`));
           for (const l of c.file.content.trimEnd().split("\n")) lines.push(`      ${style.dim("|")} ${l}`);
         }
-        lines.push(`      $ ${displayPlaceholders(shellJoin(c.argv))}${c.stdin && !c.stdin.includes("\n") ? ` <<< ${JSON.stringify(c.stdin)}` : ""}`);
-        if (c.stdin && c.stdin.includes("{")) for (const l of displayPlaceholders(c.stdin).split("\n")) lines.push(`      ${style.dim("<")} ${l}`);
+        const stdin = c.stdin?.replace(/\n$/, "");
+        lines.push(`      $ ${displayCommand(c.argv, shellQuote)}${stdin !== undefined && !stdin.includes("\n") ? ` <<< ${shellQuote(stdin)}` : ""}`);
+        if (stdin !== undefined && stdin.includes("\n")) {
+          lines.push(style.dim(`      < standard input${new RegExp(PLACEHOLDER.source).test(stdin) ? " (crosshost fills in each $(…) before sending it)" : ""}:`));
+          for (const l of displayPlaceholders(stdin).split("\n")) lines.push(`      ${style.dim("<")} ${l}`);
+        }
       }
       if (r && r.status === "failed") lines.push(`      ${style.red(r.message)}`);
     }
@@ -90,7 +94,9 @@ export function renderClassMatrix(m: ClassMatrix, style: Style): string {
 export function renderMatrix(probes: readonly ProbeResult[], style: Style): string {
   const matrix = probes.filter((p) => p.proto === "icmp" && p.network === undefined && !/^\d/.test(p.to));
   const froms = [...new Set(matrix.map((p) => p.from))];
-  const tos = [...new Set(matrix.map((p) => p.to))];
+  // Columns in the rows' order, so that the diagonal is the diagonal; targets that never send come last.
+  const targets = new Set(matrix.map((p) => p.to));
+  const tos = [...froms.filter((f) => targets.has(f)), ...[...targets].filter((t) => !froms.includes(t))];
   const find = (f: string, t: string, by: string, size: number) => matrix.find((p) => p.from === f && p.to === t && p.by === by && p.size === size);
   const rows = [["from \\ to", ...tos]];
   for (const f of froms) {
@@ -107,12 +113,12 @@ export function renderMatrix(probes: readonly ProbeResult[], style: Style): stri
     const reason = p.reason ?? "unreachable";
     const k = reason.replace(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g, "#");
     const g = reasons.get(k) ?? { reason, pairs: [] };
-    const label = `${p.from}→${p.to}${p.by === "name" ? " (name)" : ""}`;
+    const label = `${p.from}→${p.to}${p.by === "name" ? " by name" : ""}${p.size !== 56 ? ` (${p.size + 28}-byte packet)` : ""}`;
     if (!g.pairs.includes(label)) g.pairs.push(label);
     reasons.set(k, g);
   }
   const lines = [
-    style.bold("Reachability") + style.dim(`  cell = by address (small) · by address (${LARGE_PAYLOAD + 28}-byte packet) · by name`),
+    style.bold("Reachability") + style.dim(`  cell = by address (84-byte ping), by address (${LARGE_PAYLOAD + 28}-byte ping), by name; ✓ reaches, ✗ does not, · not probed, - itself`),
     table(rows, style),
   ];
   if (reasons.size > 0) {

@@ -686,8 +686,12 @@ export class RealDriver implements Driver {
       const ids = await this.docker(h.name, ["ps", "-aq", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`]);
       const list = ids.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
       if (list.length > 0) await this.docker(h.name, ["rm", "-f", "-v", ...list]);
-      const nets = await this.docker(h.name, ["network", "ls", "-q", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`]);
-      for (const n of nets.stdout.split("\n").map((s) => s.trim()).filter(Boolean)) await this.docker(h.name, ["network", "rm", n]);
+      const nets = await this.docker(h.name, ["network", "ls", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`, "--format", "{{.ID}} {{.Name}}"]);
+      // Not the ingress crosshost recreated: removing it asks for confirmation and takes the routing mesh
+      // away; it goes with the swarm below when crosshost formed the swarm, and stays when the swarm is the user's.
+      for (const [id, name] of nets.stdout.split("\n").map((s) => s.trim().split(" ")).filter((x) => x[0])) {
+        if (name !== "ingress") await this.docker(h.name, ["network", "rm", id!]);
+      }
     }));
     // Leave the swarm only where crosshost joined or formed it; workers and joiners first, then managers.
     const nodes = this.plan.swarm?.nodes ?? [];

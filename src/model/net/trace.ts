@@ -135,7 +135,7 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
       if (ext) return succeed(ctx, `router ${formatIp(nextHop)}`, `forwards towards ${ext.name} ${ext.cidr.text} (outside the plan: assumed reachable)`, undefined);
       const inner = dockerSubnetOf(ctx, dst);
       if (inner) return fail(ctx, "no_route", here, `${formatIp(dst)} is inside ${inner}, which exists only inside Docker: ${here} has no route into it, and its gateway ${formatIp(nextHop)} (a router outside the plan) has none either`);
-      return fail(ctx, "outside", `router ${formatIp(nextHop)}`, `${formatIp(dst)} lies beyond a router outside the plan; crosshost cannot tell whether it answers`);
+      return fail(ctx, "outside", `router ${formatIp(nextHop)}`, `${formatIp(dst)} lies beyond a router outside the plan; crosshost cannot tell whether it answers (declare it under external: to assume it does)`);
     }
     if (m.lb !== undefined) {
       if (nextHop === dst && ctx.probe.proto === "icmp") return succeed(ctx, `lb-endpoint@${m.lb}`, "answers", undefined);

@@ -131,11 +131,28 @@ export function runDetachFlag(command: readonly string[] | undefined): "-d" | "-
 }
 
 /** Placeholders as the shell substitutions a person would type (for `crosshost plan`). */
+/**
+ * A command line to show people: words are shell-quoted, and a word holding a placeholder is put in
+ * double quotes so that its $(…) really runs when the line is pasted into a shell.
+ */
+export function displayCommand(argv: readonly string[], quote: (w: string) => string): string {
+  return argv.map((w) => {
+    if (!new RegExp(PLACEHOLDER.source).test(w)) return quote(w);
+    let out = "";
+    let last = 0;
+    for (const m of w.matchAll(PLACEHOLDER)) {
+      out += w.slice(last, m.index).replace(/["\\$`]/g, "\\$&") + displayPlaceholders(m[0]);
+      last = m.index + m[0].length;
+    }
+    return `"${out}${w.slice(last).replace(/["\\$`]/g, "\\$&")}"`;
+  }).join(" ");
+}
+
 export function displayPlaceholders(text: string): string {
   return text.replace(PLACEHOLDER, (_m, kind: string, arg: string) => {
     if (kind === "join-token") {
       const [role, host] = arg.split("@");
-      return `$(docker -H ${host} swarm join-token -q ${role})`;
+      return `$(ssh ${host} docker swarm join-token -q ${role})`;
     }
     if (kind === "host-address") return `$(hostname -i)`;
     const [container, network] = arg.split("@");
