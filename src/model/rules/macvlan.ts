@@ -197,6 +197,8 @@ export function macvlanUnderlay(ctx: RuleContext): Diagnostic[] {
 export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const byHost = new Map<string, string[]>();
+  // Whether the other hosts reach them directly: only when the macvlan subnet is on the parent's LAN.
+  const onLan = new Map<string, boolean>();
   for (const c of ctx.plan.containers) {
     for (const a of c.attachments) {
       const n = ctx.index.networks.get(a.network);
@@ -208,12 +210,14 @@ export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
       const list = byHost.get(c.host) ?? [];
       list.push(c.name);
       byHost.set(c.host, list);
+      const nic = h.nics.find((x) => x.name === baseNic(inst.parent!));
+      onLan.set(c.host, (onLan.get(c.host) ?? true) && nic !== undefined && overlaps(nic.cidr, inst.subnet));
     }
   }
   for (const [host, names] of byHost) {
     out.push(diag("macvlan_host_isolation", {
       path: ctx.index.hosts.get(host)!.path, host,
-      message: `${host} cannot reach its own macvlan container${names.length > 1 ? "s" : ""} ${listOf(names)} (other hosts can)`,
+      message: `${host} cannot reach its own macvlan container${names.length > 1 ? "s" : ""} ${listOf(names)}${onLan.get(host) ? " (other hosts on the LAN can)" : " (other hosts only through a router that routes the macvlan subnet: it is not their LAN's)"}`,
       hint: "Add a macvlan shim on the host (hosts[].shims) if the host itself must talk to them.",
     }));
   }
