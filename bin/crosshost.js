@@ -13,4 +13,11 @@ if (existsSync(built)) {
   await import("tsx/esm");
   mod = await import(pathToFileURL(join(root, "src", "cli", "main.ts")).href);
 }
+// `crosshost run plan | head`: the reader went away; stop quietly, as other command-line tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 process.exitCode = await mod.main(process.argv.slice(2));

@@ -208,7 +208,8 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         const result = run.driver.state.probe({ from: opts.from, to: toName, ...(toNetwork !== undefined ? { network: toNetwork } : {}), by: opts.by as "address" | "name", size, proto: "icmp" });
         if (opts.json) return printJson(result);
         out(`${style.bold(`${opts.from} → ${opts.to}`)}${opts.by === "name" ? " by name" : ""}, ${size + 28}-byte packet${result.address ? ` to ${result.address}` : ""}: ${result.ok ? style.green("reaches") : style.red("does not reach")}`);
-        for (const h of result.hops ?? []) out(`  ${style.dim(h.at.padEnd(24))} ${h.note}`);
+        const width = Math.max(0, ...(result.hops ?? []).map((h) => h.at.length));
+        for (const h of result.hops ?? []) out(`  ${style.dim(h.at.padEnd(width))}  ${h.note}`);
         if (!result.ok) throw new ExitError(EXIT.findings);
         return;
       }

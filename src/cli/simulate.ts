@@ -106,7 +106,7 @@ export function renderSimulation(run: SimulationRun, style: Style): string {
 
 export function validationSummary(loaded: LoadedPlan, style: Style): string {
   const c = countBySeverity(loaded.validation.diagnostics);
-  if (c.error + c.warning === 0) return `${style.green("✓")} valid: no errors or warnings${c.info ? ` (${c.info} info)` : ""}`;
+  if (c.error + c.warning === 0) return `${style.green("✓")} valid: no errors or warnings${c.info ? ` (${c.info} info: crosshost validate ${loaded.label.replace(/^scenario /, "")} shows ${c.info === 1 ? "it" : "them"})` : ""}`;
   return summaryLine(loaded.validation.diagnostics, style);
 }
 
