@@ -269,7 +269,7 @@ describe("diagnostic form", () => {
   });
   it("collects every finding instead of stopping at the first", () => {
     const res = validateText("hosts:\n  - { name: a, nics: [{ name: eth0, address: nope }] }\n  - { name: -bad, nics: [] , color: red }\n", "p.yaml");
-    expect(res.diagnostics.map((d) => d.code).sort()).toEqual(["invalid_value", "invalid_value", "unknown_key"]);
+    expect(res.diagnostics.map((d) => d.code).sort()).toEqual(["invalid_value", "invalid_value", "invalid_value", "unknown_key"]);
   });
   it("an unquoted engine version is a warning that says what YAML made of it", () => {
     const res = validateText(two("docker: { version: 20.10 }"), "p.yaml");
@@ -302,6 +302,12 @@ describe("diagnostic form", () => {
     const onLan = hint("192.168.1.0/24", "192.168.1.254");
     expect(onLan).not.toContain("Use the LAN's subnet");
     expect(onLan).toContain("set gateway: 192.168.1.1");
+  });
+  it("drops a host without NICs and a route through a missing NIC, with a finding at the place", () => {
+    const res = validateText("hosts:\n  - { name: a, nics: [{ name: eth0, address: 10.1.0.1/24 }], routes: [{ to: 10.8.0.0/16, dev: nope }] }\n  - { name: b, nics: [] }\n", "p.yaml");
+    const byCode = res.diagnostics.filter((d) => d.severity === "error").map((d) => [d.code, d.location?.line]);
+    expect(byCode).toEqual([["unknown_reference", 2], ["invalid_value", 3]]);
+    expect(res.plan?.hosts.map((h) => [h.name, h.routes.length])).toEqual([["a", 0]]);
   });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));

@@ -197,7 +197,19 @@ class PlanReader {
     const name = o.str("name", { required: true, pattern: HOST_NAME, patternHint: HOST_NAME_HINT });
     const nics = this.uniqueBy(o.list("nics", "nics", (nv, np) => this.nic(nv, np)), (n) => n.name, "NIC");
     if (!o.has("nics")) o.missing("nics", "Add nics: [{ name: ens34, address: 192.168.1.71/24 }].", name !== undefined ? `host "${name}"` : undefined);
-    const routes = o.list("routes", "routes", (rv, rp) => this.route(rv, rp));
+    else if (nics.length === 0 && Array.isArray(o.get("nics")) && (o.get("nics") as unknown[]).length === 0) {
+      this.r.invalid(o.at("nics"), `${name !== undefined ? `host "${name}"` : "a host"} has an empty nics list`, "A host needs at least one NIC: nics: [{ name: ens34, address: 192.168.1.71/24 }].");
+    }
+    // A route through an interface the host does not have cannot be installed (ip route: "Cannot find device").
+    const routes = o.list("routes", "routes", (rv, rp) => this.route(rv, rp)).filter((rt) => {
+      if (rt.dev === undefined || nics.some((n) => n.name === rt.dev) || nics.length === 0) return true;
+      this.r.report(diag("unknown_reference", {
+        path: [...rt.path, "dev"],
+        message: `the route to ${rt.to.text} goes through dev ${rt.dev}, which is not a NIC of this host`,
+        hint: `Name one of the host's NICs (${nics.map((n) => n.name).join(", ")}), or route via a gateway.`,
+      }));
+      return false;
+    });
     for (const rt of routes) {
       if (rt.via !== undefined && !nics.some((n) => contains(n.cidr, rt.via!))) {
         this.r.report(diag("address_outside_subnet", {
@@ -216,7 +228,8 @@ class PlanReader {
     const underlayVxlanPorts = underlay ? underlay.list("vxlan_ports", "vxlan_ports", (pv, pp) => this.port(pv, pp)) : [];
     const portsInUse = o.list("ports_in_use", "ports_in_use", (pv, pp) => this.portSpec(pv, pp));
     const ssh = o.has("ssh") ? this.ssh(o.get("ssh"), o.at("ssh")) : undefined;
-    if (name === undefined) return undefined;
+    // Without a NIC (none listed, or none readable) a host has no address: everything downstream needs one.
+    if (name === undefined || nics.length === 0) return undefined;
     return {
       name, nics, routes, kernel, docker, platform, shims, underlayVxlanPorts, portsInUse, path,
       ...(firewall ? { firewall } : {}),
@@ -1021,6 +1034,8 @@ class PlanReader {
     }
     if (agent !== undefined && !this.ref("Consul agent", agent, this.agentNames, o.at("agent"))) return undefined;
     if (id === undefined || name === undefined || agent === undefined || address === undefined || port === undefined) return undefined;
+    // An agent that is declared but could not be read (its host is unknown, ...) was reported already.
+    if (!consul?.agents.some((a) => a.name === agent)) return undefined;
     const check = o.has("check") ? this.check(o.get("check"), o.at("check"), address, port, containers) : undefined;
     return {
       id, name, agent, address, port, tags, consumers, path,
