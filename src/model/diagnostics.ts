@@ -26,9 +26,9 @@ export interface Diagnostic {
   readonly path: PlanPath;
   /** Filled in by locate() when the plan came from a file. */
   location?: SourceLocation;
-  /** One line. */
+  /** One line; diag() escapes control and invisible characters (safeText). */
   readonly message: string;
-  /** What to change. */
+  /** What to change (one line too). */
   readonly hint: string;
   /** Other places involved (the other subnet of an overlap, the first holder of an address). */
   readonly related?: readonly RelatedPlace[];
@@ -50,9 +50,9 @@ export function diag(code: DiagnosticCode, init: DiagnosticInit): Diagnostic {
     code,
     severity: init.severity ?? CODES[code].severity,
     path: init.path,
-    message: init.message,
-    hint: init.hint,
-    ...(init.related && init.related.length > 0 ? { related: init.related } : {}),
+    message: safeText(init.message),
+    hint: safeText(init.hint),
+    ...(init.related && init.related.length > 0 ? { related: init.related.map((r) => (safeText(r.message) === r.message ? r : { ...r, message: safeText(r.message) })) } : {}),
     ...(init.host !== undefined ? { host: init.host } : {}),
   };
   return d;
@@ -148,4 +148,16 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
     }
   }
   return best;
+}
+
+// C0 controls, DEL, C1 controls, zero-width and bidi controls, line/paragraph separators, BOM: they act on a
+// terminal (colours, window title, cursor), reorder or hide text, or break a message's line.
+const UNSAFE_CHAR = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+const UNSAFE_CHARS = new RegExp(UNSAFE_CHAR.source, "g");
+const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** Text safe to print on one terminal line: unsafe characters as JSON-style escapes (\n, \u001b, \u200b). */
+export function safeText(s: string): string {
+  if (!UNSAFE_CHAR.test(s)) return s;
+  return s.replace(UNSAFE_CHARS, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { sourceExcerpt } from "../../src/cli/render-diagnostics.js";
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "", stderr = "";
@@ -113,5 +114,41 @@ describe("apply", () => {
       expect(d.message).toContain("no ssh settings");
       expect(d.location?.line).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("hostile text in findings", () => {
+  const nic = "nics: [{ name: eth0, address: 10.0.0.1/24 }]";
+  it("shows control characters escaped, in the message and in the source line", async () => {
+    const p = file("esc.yaml", `hosts:\n  - { name: "a\\e[31mRED\\e]0;pwned\\a", ${nic} }\n  - { name: "b\tc\u200b", ${nic} }\n`);
+    const r = await cli("validate", p);
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f]/);
+    expect(r.stdout).toContain('name "a\\u001b[31mRED\\u001b]0;pwned\\u0007" is not valid');
+    expect(r.stdout).toContain('3 |   - { name: "b\\tc\\u200b"');
+    const j = JSON.parse((await cli("validate", p, "--json")).stdout) as { diagnostics: { message: string }[] };
+    expect(j.diagnostics[0]!.message).toContain("\\u001b[31m");
+  });
+  it("shows a window of a 100k-character line, with the caret under the finding", async () => {
+    const p = file("long.yaml", `hosts:\n  - { name: a, zzzz: "${"x".repeat(50_000)}", ${nic}, colr: 1, more: "${"y".repeat(50_000)}" }\n`);
+    const r = await cli("validate", p);
+    const lines = r.stdout.split("\n");
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(200);
+    const i = lines.findIndex((l) => l.includes('unknown key "colr"'));
+    const [src, caret] = [lines[i + 1]!, lines[i + 2]!];
+    expect(src).toMatch(/ \| …x+/);
+    expect(src.endsWith("…")).toBe(true);
+    expect(src.slice(caret.indexOf("^"))).toMatch(/^colr: 1/);
+  });
+  it("sourceExcerpt keeps short clean lines and places the caret after escapes", () => {
+    expect(sourceExcerpt("  - { name: a }", 5)).toEqual({ text: "  - { name: a }", caret: 4 });
+    const e = sourceExcerpt("a\u001bb: 1", 3);
+    expect(e).toEqual({ text: "a\\u001bb: 1", caret: 7 });
+    const start = sourceExcerpt("k".repeat(1000), 1);
+    expect(start.text).toBe(`${"k".repeat(160)}…`);
+    expect(start.caret).toBe(0);
+    const end = sourceExcerpt("k".repeat(1000), 1001);
+    expect(end.text).toBe(`…${"k".repeat(160)}`);
+    expect(end.caret).toBe(161);
   });
 });

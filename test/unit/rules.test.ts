@@ -309,6 +309,34 @@ describe("diagnostic form", () => {
     expect(byCode).toEqual([["unknown_reference", 2], ["invalid_value", 3]]);
     expect(res.plan?.hosts.map((h) => [h.name, h.routes.length])).toEqual([["a", 0]]);
   });
+  it("control and invisible characters from the plan are escaped: a message stays one inert line", () => {
+    const unsafe = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/;
+    const res = validateValue({
+      hosts: [
+        { name: "a\u001b[31mRED\u001b]0;pwned\u0007", nics: [{ name: "eth0", address: "10.0.0.1/24" }] },
+        { name: "b", nics: [{ name: "eth0", address: "10.0.0.2/24" }], ["col\u202eor"]: 1 },
+      ],
+      containers: [
+        { name: "c\u200b1", host: "b" },
+        { name: "c2", host: "b", command: ["sh", "-c", "echo\nline2\u0085"] },
+        { name: "c3", host: "b\u009b2J" },
+      ],
+    });
+    const text = res.diagnostics.flatMap((d) => [d.message, d.hint, ...(d.related ?? []).map((r) => r.message)]);
+    expect(text.filter((t) => unsafe.test(t))).toEqual([]);
+    const messages = res.diagnostics.map((d) => d.message).join("\n");
+    expect(messages).toContain('name "a\\u001b[31mRED\\u001b]0;pwned\\u0007" is not valid');
+    expect(messages).toContain('unknown key "col\\u202eor"');
+    expect(messages).toContain('name "c\\u200b1" is not valid');
+    expect(messages).toContain('"echo\\nline2\\u0085" is not valid in command');
+    expect(messages).toContain("b\\u009b2J");
+    // why: the path keeps the raw key (it is data, and --json escapes it anyway)
+    expect(res.diagnostics.find((d) => d.code === "unknown_key")!.path).toEqual(["hosts", 1, "col\u202eor"]);
+  });
+  it("a long value or key is cut at 40 characters in a message", () => {
+    const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }], ["k".repeat(100_000)]: 1 }] });
+    expect(res.diagnostics.find((d) => d.code === "unknown_key")!.message).toBe(`unknown key "${"k".repeat(40)}…" in a host`);
+  });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers });

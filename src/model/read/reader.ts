@@ -1,6 +1,6 @@
 // Typed reading of untrusted plan data. Every problem becomes a diagnostic; nothing throws; a field
 // that cannot be read comes back undefined so that the caller can go on and find more problems.
-import { diag, didYouMean, type Diagnostic, type PlanPath } from "../diagnostics.js";
+import { diag, didYouMean, safeText, type Diagnostic, type PlanPath } from "../diagnostics.js";
 import { parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
 
 export type Raw = Record<string, unknown>;
@@ -31,7 +31,7 @@ export class Reader {
         this.report(
           diag("unknown_key", {
             path: [...path, k],
-            message: `unknown key "${k}" in ${what}${guess ? `; did you mean "${guess}"?` : ""}`,
+            message: `unknown key "${truncate(k)}" in ${what}${guess ? `; did you mean "${guess}"?` : ""}`,
             hint: guess ? `Rename it to "${guess}".` : `Known keys here: ${keys.join(", ")}.`,
           }),
         );
@@ -115,7 +115,7 @@ export class Obj {
       const guess = didYouMean(v, opts.oneOf);
       return this.reader.invalid(
         this.at(key),
-        `${key} "${v}" is not one of ${opts.oneOf.join(", ")}${guess ? `; did you mean "${guess}"?` : ""}`,
+        `${key} "${truncate(v)}" is not one of ${opts.oneOf.join(", ")}${guess ? `; did you mean "${guess}"?` : ""}`,
         `Use one of: ${opts.oneOf.join(", ")}.`,
       );
     }
@@ -208,6 +208,7 @@ export function interfaceAddress(reader: Reader, v: unknown, path: PlanPath, key
   return { ip: parsed.ip, cidr: parsed.cidr };
 }
 
+/** A value as a message names it: its kind, and the value itself when it is short text or a number. */
 export function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
@@ -216,6 +217,9 @@ export function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/** At most n characters of s, printable on one line (control and invisible characters escaped). */
 export function truncate(s: string, n = 40): string {
-  return s.length > n ? `${s.slice(0, n)}…` : s;
+  if (s.length <= n) return safeText(s);
+  const cut = /[\ud800-\udbff]/.test(s[n - 1]!) ? n - 1 : n; // not half a surrogate pair
+  return `${safeText(s.slice(0, cut))}…`;
 }
