@@ -337,6 +337,16 @@ describe("diagnostic form", () => {
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }], ["k".repeat(100_000)]: 1 }] });
     expect(res.diagnostics.find((d) => d.code === "unknown_key")!.message).toBe(`unknown key "${"k".repeat(40)}…" in a host`);
   });
+  it("names odd values plainly: no [object Object], NaN or 'number Infinity'", () => {
+    const messages = (text: string) => validateText(text, "p.yaml").diagnostics.filter((d) => d.code === "invalid_value").map((d) => d.message);
+    expect(messages(`crosshost: {}\n${two()}`)).toEqual(["plan format version must be 1, not a mapping"]);
+    expect(messages(`crosshost: 2\n${two()}`)).toEqual(["plan format version 2 is not supported"]);
+    expect(messages(`crosshost: .inf\n${two()}`)).toEqual(["plan format version must be 1, not infinity (.inf, or a number too large to hold)"]);
+    expect(messages(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1, mtu: .nan }] }\n  - { name: b"))).toEqual(["mtu must be a finite number, not not-a-number (.nan)"]);
+    expect(messages(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1, mtu: 1e400 }] }\n  - { name: b"))).toEqual(["mtu must be a finite number, not infinity (.inf, or a number too large to hold)"]);
+    expect(messages(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1, mtu: -.inf }] }\n  - { name: b"))).toEqual(["mtu must be a finite number, not minus infinity (-.inf, or a number too large to hold)"]);
+    expect(messages(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1, mtu: !!timestamp 2001-12-14 }] }\n  - { name: b"))).toEqual(["mtu must be a number, not a timestamp"]);
+  });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers });

@@ -94,7 +94,10 @@ class PlanReader {
     const o = this.r.object(value, [], "the plan", PLAN_KEYS);
     if (!o) return empty;
     const version = o.get("crosshost");
-    if (version !== undefined && version !== 1) this.r.invalid(o.at("crosshost"), `plan format version ${String(version)} is not supported`, "Write crosshost: 1, or leave it out.");
+    if (version !== undefined && version !== 1) {
+      const what = typeof version === "number" && Number.isFinite(version) ? `plan format version ${version} is not supported` : `plan format version must be 1, not ${describe(version)}`;
+      this.r.invalid(o.at("crosshost"), what, "Write crosshost: 1, or leave it out.");
+    }
     const name = o.str("name", { pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT }) ?? "plan";
     const description = o.str("description", { pattern: /^[\s\S]*$/ });
 

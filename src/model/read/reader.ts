@@ -128,7 +128,8 @@ export class Obj {
   num(key: string, opts: NumOptions = {}): number | undefined {
     const v = this.raw[key];
     if (v === undefined || v === null) return opts.required ? this.missing(key, `Add ${key}: <number>.`) : undefined;
-    if (typeof v !== "number" || !Number.isFinite(v)) return this.reader.invalid(this.at(key), `${key} must be a number, not ${describe(v)}`, `Write a plain number.`);
+    if (typeof v !== "number") return this.reader.invalid(this.at(key), `${key} must be a number, not ${describe(v)}`, `Write a plain number.`);
+    if (!Number.isFinite(v)) return this.reader.invalid(this.at(key), `${key} must be a finite number, not ${describe(v)}`, `Write a plain number.`);
     if ((opts.integer ?? true) && !Number.isInteger(v)) return this.reader.invalid(this.at(key), `${key} must be a whole number, not ${v}`, `Write a whole number.`);
     if (opts.min !== undefined && v < opts.min) return this.reader.invalid(this.at(key), `${key} ${v} is below ${opts.min}`, `Use a value from ${opts.min}${opts.max !== undefined ? ` to ${opts.max}` : ""}.`);
     if (opts.max !== undefined && v > opts.max) return this.reader.invalid(this.at(key), `${key} ${v} is above ${opts.max}`, `Use a value up to ${opts.max}.`);
@@ -212,8 +213,12 @@ export function interfaceAddress(reader: Reader, v: unknown, path: PlanPath, key
 export function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
+  if (v instanceof Date) return "a timestamp";
+  if (v instanceof Uint8Array) return "binary data";
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return `text "${truncate(v)}"`;
+  if (typeof v === "number" && Number.isNaN(v)) return "not-a-number (.nan)";
+  if (typeof v === "number" && !Number.isFinite(v)) return `${v < 0 ? "minus " : ""}infinity (${v < 0 ? "-" : ""}.inf, or a number too large to hold)`;
   return `${typeof v} ${String(v)}`;
 }
 
