@@ -113,41 +113,59 @@ export function countBySeverity(ds: readonly Diagnostic[]): Record<Severity, num
   return out;
 }
 
-/** Levenshtein distance, bounded: returns > max as soon as it is certain. */
+/**
+ * Edit distance with adjacent transpositions counting 1 (optimal string alignment: "imgae" is 1 from "image"),
+ * bounded: returns > max as soon as it is certain.
+ */
 export function editDistance(a: string, b: string, max = 3): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev2: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, prev2[j - 2]! + 1);
       cur.push(v);
       if (v < rowMin) rowMin = v;
     }
+    // why: a row's minimum never decreases, transpositions included (they cost at least the diagonal before them)
     if (rowMin > max) return max + 1;
+    prev2 = prev;
     prev = cur;
   }
   return prev[b.length]!;
 }
 
-/** The closest candidate within a small edit distance, for "did you mean". */
+/**
+ * The closest candidate within a small edit distance (about one edit per three letters), for "did you mean";
+ * failing that, the only candidate that starts with the word ("bind" → bind_addr), for words of 3+ letters.
+ */
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   const lw = word.toLowerCase();
+  const bare = lw.replace(/[-_]/g, "");
+  let prefixed: string | undefined;
+  let prefixes = 0;
   for (const c of candidates) {
-    const d = editDistance(lw, c.toLowerCase(), limit);
+    const lc = c.toLowerCase();
+    const d = editDistance(lw, lc, limit);
     if (d <= limit && d < bestD) {
       best = c;
       bestD = d;
-    } else if (bestD > 0 && c.toLowerCase().replace(/[-_]/g, "") === lw.replace(/[-_]/g, "")) {
+    } else if (bestD > 0 && lc.replace(/[-_]/g, "") === bare) {
       best = c;
       bestD = 0;
     }
+    if (lw.length >= 3 && lc.length > lw.length && lc.startsWith(lw)) {
+      prefixed = c;
+      prefixes++;
+    }
   }
-  return best;
+  return best ?? (prefixes === 1 ? prefixed : undefined);
 }
 
 // C0 controls, DEL, C1 controls, zero-width and bidi controls, line/paragraph separators, BOM: they act on a

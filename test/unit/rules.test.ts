@@ -1,6 +1,7 @@
 // One row per diagnostic code: a plan that must produce it, and the nearest plan that must not.
 import { describe, expect, it } from "vitest";
 import type { DiagnosticCode } from "../../src/model/codes.js";
+import { didYouMean, editDistance } from "../../src/model/diagnostics.js";
 import { validateText, validateValue } from "../../src/model/validate.js";
 
 const two = (extra = "") => `
@@ -346,6 +347,34 @@ describe("diagnostic form", () => {
     expect(messages(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1, mtu: 1e400 }] }\n  - { name: b"))).toEqual(["mtu must be a finite number, not infinity (.inf, or a number too large to hold)"]);
     expect(messages(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1, mtu: -.inf }] }\n  - { name: b"))).toEqual(["mtu must be a finite number, not minus infinity (-.inf, or a number too large to hold)"]);
     expect(messages(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1, mtu: !!timestamp 2001-12-14 }] }\n  - { name: b"))).toEqual(["mtu must be a number, not a timestamp"]);
+  });
+  it("did-you-mean: a swapped pair of letters is one edit", () => {
+    expect(editDistance("imgae", "image")).toBe(1);
+    expect(editDistance("form", "from")).toBe(1);
+    expect(editDistance("adress", "address")).toBe(1);
+    expect(editDistance("abc", "xyz")).toBe(3);
+  });
+  it.each([
+    ["imgae", ["name", "host", "image", "networks", "network_mode", "publish", "listen", "command", "labels"], "image"],
+    ["nmae", ["name", "nics", "routes", "kernel", "docker", "firewall"], "name"],
+    ["tpye", ["type", "address", "port", "path", "interval", "timeout"], "type"],
+    ["form", ["from", "to", "size", "proto", "port"], "from"],
+    ["hots", ["crosshost", "name", "hosts", "networks", "containers"], "hosts"],
+    ["bind", ["name", "host", "server", "bootstrap_expect", "bind_addr", "advertise_addr"], "bind_addr"],
+    ["consul", ["consul-server-1", "worker-1"], "consul-server-1"],
+    // why: guesses that would mislead: nothing near, or a prefix shared by several keys, or too short a prefix
+    ["color", ["name", "nics", "routes", "kernel", "docker", "firewall", "platform", "ssh"], undefined],
+    ["net", ["name", "host", "image", "networks", "network_mode"], undefined],
+    ["data", ["data_dir", "datacenter", "log_level"], undefined],
+    ["ne", ["networks"], undefined],
+    ["consul", ["consul-server-1", "consul-server-2"], undefined],
+    ["madeup", ["name", "address", "mtu", "gateway"], undefined],
+  ] as [string, string[], string | undefined][])("did-you-mean %s → %s", (word, candidates, expected) => {
+    expect(didYouMean(word, candidates)).toBe(expected);
+  });
+  it("did-you-mean reaches unknown_key findings", () => {
+    const res = validateText(`${two()}\ncontainers: [{ name: c, host: a, imgae: nginx }]\nconsul: { agents: [{ name: s, host: b, server: true, bootstrap_expect: 1, bind: 192.168.1.12 }] }\n`, "p.yaml");
+    expect(res.diagnostics.filter((d) => d.code === "unknown_key").map((d) => d.hint)).toEqual(['Rename it to "image".', 'Rename it to "bind_addr".']);
   });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));
