@@ -1,5 +1,5 @@
 // Plan text → plain value, keeping a way back from a plan path to the line and column it came from.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import { diag, type Diagnostic, type PlanPath, type SourceLocation } from "./diagnostics.js";
 
 export interface PlanSource {
@@ -24,21 +24,51 @@ export function parsePlanText(text: string, file: string): ParseResult {
   try {
     doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
   } catch (e) {
-    return { ok: false, diagnostics: [parseError(file, `cannot parse: ${errorText(e)}`, { line: 1, column: 1 })] };
+    return { ok: false, diagnostics: [tooDeep(e, file, { line: 1, column: 1 }) ?? parseError(file, `cannot parse: ${errorText(e)}`, { line: 1, column: 1 })] };
   }
   const lines = text.split(/\r?\n/);
   const lineText = (n: number) => lines[n - 1] ?? "";
   if (doc.errors.length > 0) {
     const seen = new Set<string>();
     const diagnostics: Diagnostic[] = [];
+    let unclosedAt: number | undefined;
+    const at = (offset: number) => {
+      const { line, col } = lineCounter.linePos(offset);
+      return { line, column: col };
+    };
     for (const err of doc.errors) {
-      const pos = err.linePos?.[0] ?? (Array.isArray(err.pos) ? lineCounter.linePos(err.pos[0]) : undefined);
-      const where = pos ? { line: pos.line, column: pos.col } : { line: 1, column: 1 };
-      const message = firstLine(err.message);
+      const offset = Array.isArray(err.pos) ? err.pos[0] : undefined;
+      const pos = err.linePos?.[0];
+      let where = pos ? { line: pos.line, column: pos.col } : offset !== undefined ? at(offset) : { line: 1, column: 1 };
+      let message = firstLine(err.message);
+      let hint: string | undefined;
+      if (err.code === "MULTIPLE_DOCS") {
+        message = 'the file holds more than one YAML document: a "---" line starts a second one here';
+        hint = "A plan is one document: remove the --- line (merging the parts), or put each plan in its own file.";
+      } else if (/Maximum call stack size exceeded/i.test(err.message)) {
+        // why: the parser reports this once per level it unwinds; one finding, at the deepest level
+        if (seen.has("too deep")) continue;
+        seen.add("too deep");
+        diagnostics.push(tooDeep(err, file, where)!);
+        continue;
+      } else if (err.code === "MISSING_CHAR" && /quote/.test(err.message) && offset !== undefined) {
+        // why: the parser places it where the text ran out; the quoted scalar it read so far starts at the opening quote
+        const open = openQuoteBefore(doc, offset);
+        if (open !== undefined) {
+          const end = where.line;
+          where = at(open);
+          const runs = text.slice(offset).trim() === "" ? " (it runs to the end of the file)" : end > where.line ? ` (it runs to line ${end})` : "";
+          message = `a quoted value is never closed: its ${err.message.includes("'") ? "'" : '"'} opens here and nothing closes it${runs}`;
+          hint = "Add the closing quote at the end of the value.";
+          unclosedAt = offset;
+        }
+      } else if (offset !== undefined && offset === unclosedAt) {
+        continue; // a flow collection left open because the quote swallowed its end
+      }
       const key = `${where.line}:${where.column}:${message}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      diagnostics.push(parseError(file, message, where));
+      diagnostics.push(parseError(file, message, where, hint));
     }
     return { ok: false, diagnostics };
   }
@@ -46,7 +76,7 @@ export function parsePlanText(text: string, file: string): ParseResult {
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
-    return { ok: false, diagnostics: [parseError(file, `cannot read the document: ${errorText(e)}`, { line: 1, column: 1 })] };
+    return { ok: false, diagnostics: [tooDeep(e, file, { line: 1, column: 1 }) ?? parseError(file, `cannot read the document: ${errorText(e)}`, { line: 1, column: 1 })] };
   }
   const locate = (path: PlanPath): SourceLocation | undefined => {
     let node: unknown = doc.contents;
@@ -91,14 +121,32 @@ export function locateAll(ds: Diagnostic[], source: PlanSource | undefined): Dia
   return ds;
 }
 
-function parseError(file: string, message: string, where: { line: number; column: number }): Diagnostic {
-  const d = diag("parse_error", {
-    path: [],
-    message,
-    hint: "Check indentation and quoting near this position; JSON is accepted too.",
-  });
+function parseError(file: string, message: string, where: { line: number; column: number }, hint = "Check indentation and quoting near this position; JSON is accepted too."): Diagnostic {
+  const d = diag("parse_error", { path: [], message, hint });
   d.location = { file, ...where };
   return d;
+}
+
+/** The finding for a stack overflow while reading (lists or mappings nested thousands deep), else undefined. */
+function tooDeep(e: unknown, file: string, where: { line: number; column: number }): Diagnostic | undefined {
+  if (!(e instanceof Error) || !/Maximum call stack size exceeded/i.test(e.message)) return undefined;
+  return parseError(file, "the nesting is too deep to read: lists or mappings inside each other far deeper than a plan needs", where, "A plan nests a few levels deep; look for runaway [ or - near this position.");
+}
+
+/** Start of the quoted scalar that runs up to `end` (where the parser found no closing quote). */
+function openQuoteBefore(doc: Document.Parsed, end: number): number | undefined {
+  let found: number | undefined;
+  visit(doc, {
+    Scalar(_key, node) {
+      const r = node.range;
+      if ((node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE") && r && r[0] < end && r[1] >= end) {
+        found = r[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 function rangeStart(node: unknown): number | undefined {

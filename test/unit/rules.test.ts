@@ -376,6 +376,16 @@ describe("diagnostic form", () => {
     const res = validateText(`${two()}\ncontainers: [{ name: c, host: a, imgae: nginx }]\nconsul: { agents: [{ name: s, host: b, server: true, bootstrap_expect: 1, bind: 192.168.1.12 }] }\n`, "p.yaml");
     expect(res.diagnostics.filter((d) => d.code === "unknown_key").map((d) => d.hint)).toEqual(['Rename it to "image".', 'Rename it to "bind_addr".']);
   });
+  it("parse errors in plan words, at the right place", () => {
+    const parse = (text: string) => validateText(text, "p.yaml").diagnostics.map((d) => [d.location?.line, d.location?.column, d.message, d.hint]);
+    expect(parse(`${two()}---\n${two()}`)).toEqual([[5, 1, 'the file holds more than one YAML document: a "---" line starts a second one here', "A plan is one document: remove the --- line (merging the parts), or put each plan in its own file."]]);
+    const deep = parse(`hosts: ${"[".repeat(10_000)}${"]".repeat(10_000)}\n`);
+    expect(deep, JSON.stringify(deep)).toHaveLength(1);
+    expect(deep[0]![2]).toBe("the nesting is too deep to read: lists or mappings inside each other far deeper than a plan needs");
+    expect(parse('hosts:\n  - name: "a\n')).toEqual([[2, 11, 'a quoted value is never closed: its " opens here and nothing closes it (it runs to the end of the file)', "Add the closing quote at the end of the value."]]);
+    // why: in a flow mapping the runaway quote also swallows the closing } and ]; those follow-ons are dropped
+    expect(parse("hosts: [{ name: 'a }]\nx: 1\n").map((d) => d.slice(0, 3))).toEqual([[1, 17, "a quoted value is never closed: its ' opens here and nothing closes it (it runs to the end of the file)"]]);
+  });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers });
