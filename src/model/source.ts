@@ -22,7 +22,7 @@ export function parsePlanText(text: string, file: string): ParseResult {
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, merge: true });
   } catch (e) {
     return { ok: false, diagnostics: [tooDeep(e, file, { line: 1, column: 1 }) ?? parseError(file, `cannot parse: ${errorText(e)}`, { line: 1, column: 1 })] };
   }

@@ -386,6 +386,17 @@ describe("diagnostic form", () => {
     // why: in a flow mapping the runaway quote also swallows the closing } and ]; those follow-ons are dropped
     expect(parse("hosts: [{ name: 'a }]\nx: 1\n").map((d) => d.slice(0, 3))).toEqual([[1, 17, "a quoted value is never closed: its ' opens here and nothing closes it (it runs to the end of the file)"]]);
   });
+  it("YAML merge keys (<<: *anchor) fill in a mapping; findings inside point at the merged value or its mapping", () => {
+    const res = validateText(
+      "hosts:\n  - { name: a, nics: [&nic { name: eth0, address: 10.0.0.1/24, mtu: 1500 }] }\n  - { name: b, nics: [{ <<: *nic, address: 10.0.0.2/24, mtu: 99999 }] }\n  - { name: c, nics: [{ <<: [*nic] }] }\n",
+      "p.yaml",
+    );
+    expect(res.diagnostics.map((d) => [d.code, d.location?.line, d.location?.column])).toEqual([
+      ["invalid_value", 3, 57],
+      // why: c's address comes from the anchor: the finding is placed at c's NIC mapping (the nearest node in c)
+      ["duplicate_address", 4, 23],
+    ]);
+  });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers });
