@@ -23,7 +23,7 @@ export function renderLabReport(r: LabRunReport, style: Style): string {
   }
   const failed = r.results.filter((x) => x.status === "failed");
   if (r.backend) out.push(style.dim(`lab ${r.lab}, ${r.backend} backend: ${r.backendWhy ?? ""}`));
-  out.push(`${style.bold("Applied")} ${r.results.length} steps in the lab: ${failed.length === 0 ? style.green("none failed") : style.red(`${failed.length} failed`)}`);
+  out.push(`${style.bold("Applied")} ${r.results.length} step${r.results.length === 1 ? "" : "s"} in the lab: ${failed.length === 0 ? style.green("none failed") : style.red(`${failed.length} failed`)}`);
   for (const f of failed) out.push(`  ${style.red("✗")} ${f.id}: ${f.message}`);
   out.push("", style.bold("Prediction against reality"), renderDifferences(r.differences, style));
   out.push("", renderExpectations(r.expectations, style).replace("Expectations", "Expectations, in the lab"));

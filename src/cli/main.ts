@@ -130,7 +130,8 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
       if (opts.json) printJson({ plan: loaded.plan.name, ok: valid, steps: stepsJson(steps, loaded.plan.name) });
       else {
         const style = makeStyle();
-        out(`${style.bold(`Plan ${loaded.plan.name}`)}: ${steps.length} steps on ${new Set(steps.map((s) => s.host)).size} hosts (${validationSummary(loaded, style)})`);
+        const hostCount = new Set(steps.map((s) => s.host)).size;
+        out(`${style.bold(`Plan ${loaded.plan.name}`)}: ${steps.length} step${steps.length === 1 ? "" : "s"} on ${hostCount} host${hostCount === 1 ? "" : "s"} (${validationSummary(loaded, style)})`);
         if (!valid) out(style.red(`The plan has errors: these steps cover only what could be read. crosshost validate ${planArg} shows them.`));
         out(renderSteps(steps, style, { plan: loaded.plan.name }));
       }
@@ -254,7 +255,8 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         const shown = v.diagnostics.filter((d) => d.severity !== "info");
         out(renderDiagnostics(shown, v.source, run.loaded.file, style));
         out(validationSummary(run.loaded, style));
-        out("", style.bold(`== 2. Plan: ${run.steps.length} steps on ${new Set(run.steps.map((s) => s.host)).size} hosts`));
+        const hostCount = new Set(run.steps.map((s) => s.host)).size;
+        out("", style.bold(`== 2. Plan: ${run.steps.length} step${run.steps.length === 1 ? "" : "s"} on ${hostCount} host${hostCount === 1 ? "" : "s"}`));
         if (opts.steps) out(renderSteps(run.steps, style, { plan: run.plan.name }));
         else out(style.dim(`  ${[...new Set(run.steps.map((s) => s.kind))].map((k) => `${run.steps.filter((s) => s.kind === k).length} ${k.replace(/_/g, " ")}`).join(", ")}  (--steps or crosshost plan ${planArg} shows every command)`));
         out("", style.bold("== 3. Simulate"));

@@ -69,6 +69,14 @@ describe("exit codes", () => {
   });
 });
 
+describe("plan", () => {
+  it("counts in the singular: 1 step on 1 host", async () => {
+    const r = await cli("plan", file("one.yaml", "hosts:\n  - { name: h1, nics: [{ name: eth0, address: 10.0.0.1/24 }] }\ncontainers:\n  - { name: c1, host: h1 }\n"));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Plan plan: 1 step on 1 host (");
+  });
+});
+
 describe("--json errors are JSON on stdout", () => {
   it.each([
     [["explain", "nosuch", "--json"], "not a diagnostic code"],

@@ -397,6 +397,17 @@ describe("diagnostic form", () => {
       ["duplicate_address", 4, 23],
     ]);
   });
+  it("unknown_reference hint pluralises a compound kind: Known NICs of b", () => {
+    const res = validateText(`${two()}\nsegments: [{ name: lan, members: [a/eth0, b/wlan] }]\n`, "p.yaml");
+    expect(res.diagnostics.find((d) => d.code === "unknown_reference")!.hint).toBe("Known NICs of b: eth0.");
+  });
+  it("swarm quorum hint: one more manager up to 7, never more than Docker's recommended 7", () => {
+    const hosts = (n: number) => `hosts:\n${Array.from({ length: n }, (_, i) => `  - { name: h${i}, nics: [{ name: eth0, address: 10.0.${i >> 8}.${(i & 255) + 1}/16 }] }`).join("\n")}\n`;
+    const hint = (n: number) => validateText(`${hosts(n)}swarm: { managers: [${Array.from({ length: n }, (_, i) => `h${i}`).join(", ")}], default_addr_pool: [10.200.0.0/16], ingress: { subnet: 10.201.0.0/24 } }\n`, "p.yaml").diagnostics.find((d) => d.code === "swarm_quorum_fault_tolerance")!.hint;
+    expect(hint(4)).toBe("Use an odd number of managers: 5 tolerates 2.");
+    expect(hint(6)).toBe("Use an odd number of managers: 7 tolerates 3.");
+    for (const n of [8, 100]) expect(hint(n)).toBe("Use 7 managers, Docker's recommended maximum (more managers slow every Raft write): they tolerate 3 failures; make the other hosts workers.");
+  });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers });

@@ -72,7 +72,7 @@ export async function connectRemote(plan: Plan, opts: RemoteOptions = {}): Promi
     const { path: _path, ...target } = h.ssh!;
     return { host: h.name, target };
   });
-  opts.progress?.("*", `connecting to ${hosts.length} hosts`);
+  opts.progress?.("*", `connecting to ${hosts.length} host${hosts.length === 1 ? "" : "s"}`);
   const outcomes = await pool.open(hosts);
   const reachable = new Set<string>();
   for (const o of outcomes) {

@@ -176,14 +176,14 @@ class PlanReader {
   }
 
   /** `path` may be a function: it is only built when the reference is broken (100k containers each name a host). */
-  private ref(kind: string, name: string, known: Set<string>, at: PlanPath | (() => PlanPath)): boolean {
+  private ref(kind: string, name: string, known: Set<string>, at: PlanPath | (() => PlanPath), kinds = `${kind}s`): boolean {
     if (known.has(name)) return true;
     const path = typeof at === "function" ? at() : at;
     const guess = didYouMean(name, known);
     this.r.report(diag("unknown_reference", {
       path,
       message: `no ${kind} named "${name}"${guess ? `; did you mean "${guess}"?` : ""}`,
-      hint: guess ? `Write "${guess}", or define the ${kind}.` : known.size > 0 ? `Known ${kind}s: ${[...known].slice(0, 8).join(", ")}${known.size > 8 ? ", …" : ""}.` : `Define the ${kind} first.`,
+      hint: guess ? `Write "${guess}", or define the ${kind}.` : known.size > 0 ? `Known ${kinds}: ${[...known].slice(0, 8).join(", ")}${known.size > 8 ? ", …" : ""}.` : `Define the ${kind} first.`,
     }));
     return false;
   }
@@ -465,7 +465,7 @@ class PlanReader {
         if (!this.ref("host", host, this.allHostNames, mp)) return undefined;
         const h = hostIndex.get(host);
         if (h && !h.nics.some((n) => n.name === nic)) {
-          this.ref(`NIC of ${host}`, nic, new Set(h.nics.map((n) => n.name)), mp);
+          this.ref(`NIC of ${host}`, nic, new Set(h.nics.map((n) => n.name)), mp, `NICs of ${host}`);
           return undefined;
         }
         return { host, nic };

@@ -4,6 +4,9 @@ import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, isGlobalUnicast } from "../ip.js";
 import { listOf, type RuleContext } from "./context.js";
 
+/** Docker recommends at most seven managers (docs.docker.com/engine/swarm/admin_guide/). */
+const MAX_MANAGERS = 7;
+
 /** Raft needs floor(N/2)+1 managers (moby/moby#24407, #33251). */
 export function swarmQuorum(ctx: RuleContext): Diagnostic[] {
   const swarm = ctx.plan.swarm;
@@ -20,7 +23,9 @@ export function swarmQuorum(ctx: RuleContext): Diagnostic[] {
       message: managers === 2
         ? "2 swarm managers need both for quorum: losing either one leaves the swarm without a leader (no fault tolerance)"
         : `${managers} swarm managers need ${Math.floor(managers / 2) + 1} for quorum and tolerate ${tolerates} failure${tolerates === 1 ? "" : "s"}, as ${managers - 1} would`,
-      hint: `Use an odd number of managers: ${managers + 1} tolerates ${Math.floor(managers / 2)}.`,
+      hint: managers < MAX_MANAGERS
+        ? `Use an odd number of managers: ${managers + 1} tolerates ${Math.floor(managers / 2)}.`
+        : `Use ${MAX_MANAGERS} managers, Docker's recommended maximum (more managers slow every Raft write): they tolerate ${(MAX_MANAGERS - 1) / 2} failures; make the other hosts workers.`,
     })];
   }
   return [];
