@@ -61,6 +61,16 @@ const ROWS: Row[] = [
   { code: "missing_field", bad: "hosts:\n  - { name: a }\n", good: two() },
   { code: "invalid_value", bad: two().replace("192.168.1.11/24", "192.168.1.311/24"), good: two() },
   { code: "invalid_value", why: "engine version unquoted (YAML reads 20.10 as 20.1)", bad: two("docker: { version: 20.10 }"), good: two('docker: { version: "20.10" }') },
+  {
+    code: "invalid_value", why: "fixed ip on the default bridge (docker run --ip refuses it)",
+    bad: `${two()}\ncontainers: [{ name: x, host: a, networks: [{ network: bridge, ip: 172.17.0.9 }] }]`,
+    good: `${two()}\nnetworks: [{ name: app, driver: bridge, subnet: 10.30.0.0/24 }]\ncontainers: [{ name: x, host: a, networks: [{ network: app, ip: 10.30.0.9 }] }]`,
+  },
+  {
+    code: "invalid_value", why: "aliases on the default bridge (docker run --network-alias refuses them)",
+    bad: `${two()}\ncontainers: [{ name: x, host: a, networks: [{ network: bridge, aliases: [web] }] }]`,
+    good: `${two()}\nnetworks: [{ name: app, driver: bridge, subnet: 10.30.0.0/24 }]\ncontainers: [{ name: x, host: a, networks: [{ network: app, aliases: [web] }] }]`,
+  },
   { code: "unknown_reference", bad: `${two()}\ncontainers: [{ name: x, host: zz }]`, good: `${two()}\ncontainers: [{ name: x, host: a }]` },
   { code: "duplicate_name", bad: `${two()}\ncontainers: [{ name: x, host: a }, { name: x, host: b }]`, good: `${two()}\ncontainers: [{ name: x, host: a }, { name: y, host: b }]` },
   {
@@ -407,6 +417,14 @@ describe("diagnostic form", () => {
     expect(hint(4)).toBe("Use an odd number of managers: 5 tolerates 2.");
     expect(hint(6)).toBe("Use an odd number of managers: 7 tolerates 3.");
     for (const n of [8, 100]) expect(hint(n)).toBe("Use 7 managers, Docker's recommended maximum (more managers slow every Raft write): they tolerate 3 failures; make the other hosts workers.");
+  });
+  it("a fixed ip or aliases on the default bridge are reported at the attachment's ip and aliases", () => {
+    const res = validateText(`${two()}\ncontainers: [{ name: x, host: a, networks: [{ network: bridge, ip: 172.17.0.9, aliases: [web] }] }]\nconsul: { agents: [{ name: s, host: b, server: true, bootstrap_expect: 1, network: { network: bridge, ip: 172.17.0.10 } }] }\n`, "p.yaml");
+    const found = res.diagnostics.filter((d) => d.code === "invalid_value");
+    expect(found.map((d) => d.path)).toEqual([["containers", 0, "networks", 0, "ip"], ["containers", 0, "networks", 0, "aliases"], ["consul", "agents", 0, "network", "ip"]]);
+    expect(found[0]!.message).toBe('a fixed ip on the default bridge network: docker run --ip refuses it ("user specified IP address is supported on user defined networks only")');
+    expect(found[1]!.message).toBe('aliases on the default bridge network: docker run --network-alias refuses it ("network-scoped alias is supported only for containers in user defined networks")');
+    expect(found[0]!.hint).toContain("user-defined bridge network");
   });
   it("reports 200k findings as findings (no argument-spread RangeError turning them into internal_error)", () => {
     const containers = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, host: "nope" }));

@@ -56,6 +56,8 @@ const REACH_KEYS = ["from", "to", "by", "size", "proto", "port"];
 const SEES_KEYS = ["host", "network"];
 const PLATFORM_KINDS: readonly PlatformKind[] = ["bare-metal", "vsphere", "hyperv", "kvm", "virtualbox", "openstack", "aws", "gcp", "azure", "other"];
 const RESERVED_NETWORK_NAMES = ["bridge", "host", "none", "docker_gwbridge", "ingress"];
+/** Docker's default network: not user-defined, so no fixed addresses or aliases on it. */
+const DEFAULT_BRIDGE = "bridge";
 const MACVLAN_MODES = ["bridge", "private", "vepa", "passthru"];
 const IPVLAN_MODES = ["l2", "l3", "l3s"];
 
@@ -815,9 +817,13 @@ class PlanReader {
       const a = this.r.object(av, ap, "a network attachment", ATTACH_KEYS);
       if (!a) return undefined;
       const network = a.str("network", { required: true });
-      const ip = a.ip("ip");
-      const aliases = a.has("aliases") ? a.strList("aliases", { pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT }) : NONE;
+      let ip = a.ip("ip");
+      let aliases = a.has("aliases") ? a.strList("aliases", { pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT }) : NONE;
       if (network === undefined || !this.ref("network", network, this.networkNames, () => a.at("network"))) return undefined;
+      if (network === DEFAULT_BRIDGE) {
+        if (ip !== undefined) ip = this.onDefaultBridge(a.at("ip"), "a fixed ip", "--ip", "user specified IP address is supported on user defined networks only");
+        if (aliases.length > 0) aliases = this.onDefaultBridge(a.at("aliases"), "aliases", "--network-alias", "network-scoped alias is supported only for containers in user defined networks") ?? NONE;
+      }
       return { network, aliases, path: ap, ...(ip !== undefined ? { ip } : {}) };
     });
     const publish = o.has("publish") ? o.list("publish", "publish", (pv, pp) => this.publish(pv, pp)) : NONE;
@@ -837,6 +843,15 @@ class PlanReader {
     const c: { -readonly [K in keyof Container]: Container[K] } = { name, host, image, networkMode, attachments: atts, publish, listen: listenRaw ?? defaultListenPorts(image), labels, path };
     if (command) c.command = command;
     return c;
+  }
+
+  /** Docker takes a fixed address or aliases only on user-defined networks (moby daemon/container_operations.go). */
+  private onDefaultBridge(path: PlanPath, what: string, flag: string, dockerSays: string): undefined {
+    return this.r.invalid(
+      path,
+      `${what} on the default bridge network: docker run ${flag} refuses it ("${dockerSays}")`,
+      "Attach the container to a user-defined bridge network instead, e.g. networks: [{ name: app, driver: bridge, subnet: 10.30.0.0/24 }].",
+    );
   }
 
   private command(o: Obj): string[] | undefined {
@@ -1011,9 +1026,10 @@ class PlanReader {
     const n = this.r.object(raw, o.at("network"), "an agent network", AGENT_NET_KEYS);
     if (!n) return undefined;
     const network = n.str("network", { required: true });
-    const ip = n.ip("ip");
+    let ip = n.ip("ip");
     const publish = n.list("publish", "publish", (pv, pp) => this.publish(pv, pp));
     if (network === undefined || !this.ref("network", network, this.networkNames, n.at("network"))) return undefined;
+    if (network === DEFAULT_BRIDGE && ip !== undefined) ip = this.onDefaultBridge(n.at("ip"), "a fixed ip", "--ip", "user specified IP address is supported on user defined networks only");
     return { network, publish, ...(ip !== undefined ? { ip } : {}) };
   }
 
