@@ -1,5 +1,5 @@
 // The crosshost command line. Exit codes: 0 success (warnings allowed), 1 findings (errors, failed
-// expectations, disagreements), 2 the input could not be read or the command was misused.
+// expectations, disagreements), 2 the input could not be read or the command was misused, 70 a bug (EX_SOFTWARE).
 import { Command, CommanderError } from "commander";
 import { ALL_CODES, CODES, isDiagnosticCode } from "../model/codes.js";
 import { didYouMean, hasErrors } from "../model/diagnostics.js";
@@ -14,7 +14,7 @@ import { isPlanArgument, loadOrThrow, renderSimulation, renderSteps, simulatePla
 import { labReportJson, labRun, registerLabCommands, renderLabReport } from "./lab.js";
 import { registerRemoteCommands } from "./remote.js";
 
-export const EXIT = { ok: 0, findings: 1, input: 2 } as const;
+export const EXIT = { ok: 0, findings: 1, input: 2, bug: 70 } as const;
 
 export class ExitError extends Error {
   constructor(readonly exitCode: number, message = "") {
@@ -71,7 +71,7 @@ Examples:
   crosshost simulate swarm-consul --fault stop:consul-server-2
   crosshost explain seed-macvlan --from host:docker-71 --to box1
 
-Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad usage.`);
+Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad usage, 70 a bug in crosshost: please report it.`);
 
   program
     .command("validate")
@@ -309,7 +309,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT.input;
     }
     process.stderr.write(`crosshost: unexpected failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n  hint: this is a bug; please report it with the command line.\n`);
-    return 70;
+    return EXIT.bug;
   }
 }
 

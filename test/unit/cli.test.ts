@@ -58,6 +58,11 @@ describe("exit codes", () => {
     expect(r.stdout + r.stderr).not.toMatch(/\n\s+at .*:\d+:\d+\)?\n/); // no stack trace
   });
 
+  it("the top-level help lists every exit code, 70 included", async () => {
+    const r = await cli("--help");
+    expect(r.stdout + r.stderr).toContain("Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad usage, 70 a bug in crosshost: please report it.");
+  });
+
   it("simulate and plan exit 1 on a plan with errors, and say so", async () => {
     for (const cmd of ["simulate", "plan"]) {
       const r = await cli(cmd, invalid);
