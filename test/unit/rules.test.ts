@@ -347,6 +347,8 @@ describe("diagnostic form", () => {
   it("a long value or key is cut at 40 characters in a message", () => {
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }], ["k".repeat(100_000)]: 1 }] });
     expect(res.diagnostics.find((d) => d.code === "unknown_key")!.message).toBe(`unknown key "${"k".repeat(40)}…" in a host`);
+    const ref = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers: [{ name: "c", host: "\u001b".repeat(100_000) }] });
+    expect(ref.diagnostics.find((d) => d.code === "unknown_reference")!.message).toBe(`no host named "${"\\u001b".repeat(40)}…"`);
   });
   it("names odd values plainly: no [object Object], NaN or 'number Infinity'", () => {
     const messages = (text: string) => validateText(text, "p.yaml").diagnostics.filter((d) => d.code === "invalid_value").map((d) => d.message);

@@ -19,7 +19,7 @@ import {
   ABS_PATH, ABS_PATH_HINT, DOCKER_NAME, DOCKER_NAME_HINT, DURATION, DURATION_HINT, ENV_NAME, ENV_NAME_HINT, HOST_NAME,
   HOST_NAME_HINT, IMAGE_REF, IMAGE_REF_HINT, LABEL_KEY, NIC_NAME, NIC_NAME_HINT, SAFE_TEXT, SAFE_TEXT_HINT, URL_PATH, USER_NAME,
 } from "./names.js";
-import { cidrValue, describe, interfaceAddress, ipValue, Reader, type Obj } from "./reader.js";
+import { cidrValue, describe, interfaceAddress, ipValue, Reader, truncate, type Obj } from "./reader.js";
 
 export const PLAN_KEYS = ["crosshost", "name", "description", "hosts", "segments", "external", "networks", "swarm", "consul", "containers", "services", "expect", "faults"] as const;
 const HOST_KEYS = ["name", "nics", "routes", "kernel", "docker", "firewall", "platform", "shims", "underlay", "ports_in_use", "ssh"];
@@ -184,7 +184,7 @@ class PlanReader {
     const guess = didYouMean(name, known);
     this.r.report(diag("unknown_reference", {
       path,
-      message: `no ${kind} named "${name}"${guess ? `; did you mean "${guess}"?` : ""}`,
+      message: `no ${kind} named "${truncate(name)}"${guess ? `; did you mean "${guess}"?` : ""}`,
       hint: guess ? `Write "${guess}", or define the ${kind}.` : known.size > 0 ? `Known ${kinds}: ${[...known].slice(0, 8).join(", ")}${known.size > 8 ? ", …" : ""}.` : `Define the ${kind} first.`,
     }));
     return false;
