@@ -242,6 +242,30 @@ containers: [{ name: x, host: a, networks: [o] }, { name: y, host: b, networks: 
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/fragmentation needed/);
   });
+  it("a jumbo-frame host and a 1500-byte host on one switch: big frames die at the small NIC, on the underlay and in VXLAN", () => {
+    const s = simulate(`
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 10.1.0.1/24, mtu: 1500 }] }
+  - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24, mtu: 9000 }] }
+  - { name: c, nics: [{ name: eth0, address: 10.1.0.3/24, mtu: 9000 }] }
+swarm: { managers: [a, b, c] }
+networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16, mtu: 9000 }]
+containers: [{ name: x, host: a, networks: [o] }, { name: y, host: b, networks: [o] }, { name: z, host: c, networks: [o] }]
+`);
+    const big = s.probe({ from: "host:b", to: "host:a", size: 5000 });
+    expect(big.ok).toBe(false);
+    expect(big.reason).toMatch(/a's eth0 \(MTU 1500\) drops/);
+    // The other way the small host fragments to its own MTU and the fragments arrive, but the echo reply
+    // comes back as one jumbo frame, which a's NIC drops: the ping fails both ways.
+    const back = s.probe({ from: "host:a", to: "host:b", size: 5000 });
+    expect(back.ok).toBe(false);
+    expect(back.reason).toMatch(/a's eth0 \(MTU 1500\) drops/);
+    expect(s.probe({ from: "host:b", to: "host:a", size: 1000 }).ok).toBe(true);
+    const tunnel = s.probe({ from: "y", to: "x", size: 5000 });
+    expect(tunnel.ok).toBe(false);
+    expect(tunnel.reason).toMatch(/VXLAN .* a's eth0 \(MTU 1500\) drops/);
+    expect(s.probe({ from: "y", to: "z", size: 8000 }).ok).toBe(true);
+  });
   it("B08: encrypted overlay with ESP blocked: same-host pings pass, cross-host pings fail", () => {
     const fw = "firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377 }, { proto: tcp, port: 7946 }, { proto: udp, port: 7946 }, { proto: udp, port: 4789 }] }";
     const s = simulate(`
