@@ -123,9 +123,11 @@ export function registerRemoteCommands(program: Command, h: {
           preflight(ctx, o);
           h.fail(1);
         }
-        await remoteDestroy(ctx);
-        if (o.json) h.json({ ok: true });
-        else h.out(h.style().green("✓ removed what crosshost created; nothing else was touched"));
+        const left = await remoteDestroy(ctx);
+        if (o.json) h.json({ ok: left.length === 0, left });
+        else if (left.length === 0) h.out(h.style().green("✓ removed what crosshost created; nothing else was touched"));
+        else h.out(`${h.style().red(`✗ could not remove ${left.length} of the things crosshost created`)} (nothing else was touched; run destroy again once fixed):\n${left.map((l) => `  ${l}`).join("\n")}`);
+        if (left.length > 0) h.fail(1);
       } finally {
         await ctx.pool.close();
       }

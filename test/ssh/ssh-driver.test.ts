@@ -166,7 +166,7 @@ describe.runIf(gaps.length === 0).sequential(gatedTitle("SSH driver against real
   it("destroy removes what crosshost created and nothing else", async () => {
     const ctx = await connectRemote(plan, opts);
     try {
-      await remoteDestroy(ctx);
+      expect(await remoteDestroy(ctx)).toEqual([]);
     } finally {
       await ctx.pool.close();
     }

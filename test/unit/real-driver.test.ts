@@ -1,6 +1,6 @@
 // The real driver's "already done" checks and its docker run argv, against a fake transport (no engine).
 import { describe, expect, it } from "vitest";
-import { ingressDifferences, RealDriver, type RealDriverOptions } from "../../src/drivers/real/real-driver.js";
+import { ingressDifferences, RealDriver, TeardownIncomplete, type RealDriverOptions } from "../../src/drivers/real/real-driver.js";
 import type { ExecResult, Transport } from "../../src/drivers/transport.js";
 import { compileSteps } from "../../src/model/steps/compile.js";
 import { renderStep } from "../../src/model/steps/render.js";
@@ -205,5 +205,89 @@ describe("container_run: a container with no command keeps its default shell up 
     const f = fakeDriver(plan, notThere, { workload: (s) => ({ image: "crosshost/busybox:latest", command: s.command! }) });
     await f.driver.apply(web);
     expect(runOf(f.calls).slice(-6)).toEqual(["crosshost/busybox:latest", "busybox", "httpd", "-f", "-p", "80"]);
+  });
+});
+
+describe("swarm init/join: the mark that crosshost formed the swarm survives an apply killed mid-join", () => {
+  const plan = swarmPlan("{ mtu: 1400 }");
+  const steps = compileSteps(plan);
+  /** An engine in no swarm until a swarm command succeeds (or `fails`), and the mark file on disk. */
+  function swarmEngine(joinFails = false) {
+    let state = "inactive";
+    let mark: string | undefined;
+    const answer: Answer = (argv, stdin) => {
+      const cmd = argv.join(" ");
+      if (cmd.includes("{{.Swarm.LocalNodeState}}")) return ok(`${state}\n`);
+      if (argv[0] === "docker" && argv[1] === "swarm" && (argv[2] === "init" || argv[2] === "join")) {
+        if (joinFails) return fail("Error response from daemon: Timeout was reached before node joined.");
+        state = "active";
+        return ok();
+      }
+      if (argv[1] === "swarm" && argv[2] === "leave") {
+        state = "inactive";
+        return ok();
+      }
+      if (argv[0] === "tee" && argv[1]!.endsWith("/swarm-formed")) {
+        mark = stdin;
+        return ok();
+      }
+      if (argv[0] === "cat" && argv[1]!.endsWith("/swarm-formed")) return mark === undefined ? fail("No such file") : ok(mark);
+      if (argv[0] === "rm" && argv.some((a) => a.endsWith("/swarm-formed"))) {
+        mark = undefined;
+        return ok();
+      }
+      return undefined;
+    };
+    return { answer, mark: () => mark, state: () => state };
+  }
+
+  it("the mark is written before docker swarm join, so a kill right after the join still leaves it", async () => {
+    const engine = swarmEngine();
+    const { driver, calls } = fakeDriver(plan, engine.answer);
+    const join = stepOf(steps, "swarm_join");
+    expect((await driver.apply(join)).status).toBe("done");
+    const markAt = calls.findIndex((c) => c[0] === "tee" && c[1]!.endsWith("/swarm-formed"));
+    const joinAt = calls.findIndex((c) => c[1] === "swarm" && c[2] === "join");
+    expect(markAt).toBeGreaterThanOrEqual(0);
+    expect(markAt).toBeLessThan(joinAt);
+    expect(engine.mark()).toBe("joined");
+  });
+
+  it("a failed join with the host still in no swarm takes the mark back", async () => {
+    const engine = swarmEngine(true);
+    const { driver } = fakeDriver(plan, engine.answer);
+    expect((await driver.apply(stepOf(steps, "swarm_join"))).status).toBe("failed");
+    expect(engine.mark()).toBeUndefined();
+  });
+
+  it("teardown leaves a swarm crosshost joined, and keeps one it finds without the mark", async () => {
+    const mine = swarmEngine();
+    const a = fakeDriver(plan, mine.answer);
+    await a.driver.apply(stepOf(steps, "swarm_init"));
+    await a.driver.teardown();
+    expect(mine.state()).toBe("inactive");
+
+    const users = swarmEngine();
+    const b = fakeDriver(plan, users.answer);
+    await b.driver.apply(stepOf(steps, "swarm_init"));
+    await b.driver.teardown(); // removes the mark with the rest of crosshost's files
+    users.answer(["docker", "swarm", "init"]);
+    expect(users.state()).toBe("active");
+    const c = fakeDriver(plan, users.answer);
+    await c.driver.teardown();
+    expect(users.state()).toBe("active");
+    expect(c.calls.some((x) => x[1] === "swarm" && x[2] === "leave")).toBe(false);
+  });
+
+  it("a swarm that cannot be left is reported (host, command, reason) and keeps its mark for the next destroy", async () => {
+    const engine = swarmEngine();
+    const stuck: Answer = (argv, stdin) => (argv[1] === "swarm" && argv[2] === "leave" ? fail("Error response from daemon: context deadline exceeded") : engine.answer(argv, stdin));
+    const { driver } = fakeDriver(plan, stuck);
+    await driver.apply(stepOf(steps, "swarm_init"));
+    const err = await driver.teardown().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TeardownIncomplete);
+    // The fake engine is one for both hosts, so both report it.
+    expect((err as TeardownIncomplete).problems).toContain("h1: docker swarm leave --force: Error response from daemon: context deadline exceeded");
+    expect(engine.mark()).toBe("yes");
   });
 });

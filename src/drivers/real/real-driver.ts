@@ -139,19 +139,14 @@ export class RealDriver implements Driver {
         return this.runRendered(step);
       }
       case "swarm_init": {
-        const state = await this.swarmState(step.host);
-        if (state === "active") return this.ok(step, "already in a swarm", true);
-        const r = await this.runRendered(step);
-        if (r.status === "done") await this.remember(step.host, "swarm-formed", "yes");
-        return r;
+        if ((await this.swarmState(step.host)) === "active") return this.ok(step, "already in a swarm", true);
+        return this.formSwarm(step, "yes");
       }
       case "ingress_replace":
         return this.ingressReplace(step);
       case "swarm_join": {
         if ((await this.swarmState(step.host)) === "active") return this.ok(step, "already in a swarm", true);
-        const r = await this.runRendered(step);
-        if (r.status === "done") await this.remember(step.host, "swarm-formed", "joined");
-        return r;
+        return this.formSwarm(step, "joined");
       }
       case "network_create": {
         const have = await this.docker(step.host, ["network", "inspect", "--format", `{{index .Labels "${OWNER_LABEL}"}}`, step.network]);
@@ -293,6 +288,21 @@ export class RealDriver implements Driver {
   private async swarmState(host: string): Promise<string> {
     const r = await this.docker(host, ["info", "--format", "{{.Swarm.LocalNodeState}}"]);
     return r.code === 0 ? r.stdout.trim() : "unknown";
+  }
+
+  /**
+   * Init or join a host that is in no swarm. The mark that crosshost formed this host's swarm is written
+   * before the command, not after: an apply killed between a join that succeeded and a mark written after
+   * it left a swarm that a later `destroy` took for the user's and kept (found by the SSH kill-mid-apply
+   * test). The mark is taken back when the command fails and the host is still in no swarm.
+   */
+  private async formSwarm(step: Step, mark: string): Promise<StepResult> {
+    await this.remember(step.host, "swarm-formed", mark);
+    const r = await this.runRendered(step);
+    if (r.status !== "done" && (await this.swarmState(step.host)) === "inactive") {
+      await this.run(step.host, ["rm", "-f", `${this.opts.hostDir(step.host)}/swarm-formed`]);
+    }
+    return r;
   }
 
   /** Small per-host facts crosshost keeps about what it did (who formed the swarm). */
@@ -679,37 +689,83 @@ export class RealDriver implements Driver {
   // ---- teardown ------------------------------------------------------------------------------
 
   /** Removes what crosshost created (by label), the swarm only where crosshost formed it. */
+  /**
+   * Best effort over every host; what could not be removed is collected and thrown at the end as one
+   * TeardownIncomplete, so nothing that failed is reported as removed and nothing after it is skipped.
+   */
   async teardown(): Promise<void> {
+    const problems: string[] = [];
+    const check = (host: string, what: string, r: ExecResult) => {
+      if (r.code !== 0) problems.push(`${host}: ${what}: ${(r.stderr || r.stdout).trim().split("\n")[0] || `exit ${r.code}`}`);
+    };
+    const alive = new Set<string>();
     await Promise.all(this.plan.hosts.map(async (h) => {
-      const alive = await this.run(h.name, ["docker", "info", "--format", "{{.ID}}"], undefined, 15_000);
-      if (alive.code !== 0) return;
+      if ((await this.run(h.name, ["docker", "info", "--format", "{{.ID}}"], undefined, 15_000)).code !== 0) return;
+      alive.add(h.name);
       const ids = await this.docker(h.name, ["ps", "-aq", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`]);
       const list = ids.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
-      if (list.length > 0) await this.docker(h.name, ["rm", "-f", "-v", ...list]);
-      const nets = await this.docker(h.name, ["network", "ls", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`, "--format", "{{.ID}} {{.Name}}"]);
-      // Not the ingress crosshost recreated: removing it asks for confirmation and takes the routing mesh
-      // away; it goes with the swarm below when crosshost formed the swarm, and stays when the swarm is the user's.
-      for (const [id, name] of nets.stdout.split("\n").map((s) => s.trim().split(" ")).filter((x) => x[0])) {
-        if (name !== "ingress") await this.docker(h.name, ["network", "rm", id!]);
+      if (list.length > 0) check(h.name, `docker rm -f ${list.join(" ")}`, await this.docker(h.name, ["rm", "-f", "-v", ...list]));
+    }));
+    // Networks once every host's containers are gone. A swarm-scoped overlay is one cluster object: it is
+    // removed once, on a manager, and only after the attachment tasks of the containers just removed on
+    // every host are gone; until then the manager answers "network … is in use by task …".
+    const swarmNets = new Map<string, string>();
+    await Promise.all([...alive].map(async (host) => {
+      const nets = await this.docker(host, ["network", "ls", "--filter", `label=${OWNER_LABEL}=true`, "--filter", `label=${PLAN_LABEL}=${this.plan.name}`, "--format", "{{.ID}} {{.Name}} {{.Scope}}"]);
+      for (const [id, name, scope] of nets.stdout.split("\n").map((s) => s.trim().split(" ")).filter((x) => x[0])) {
+        // Not the ingress crosshost recreated: removing it asks for confirmation and takes the routing mesh
+        // away; it goes with the swarm below when crosshost formed the swarm, and stays when the swarm is the user's.
+        if (name === "ingress") continue;
+        if (scope === "swarm") swarmNets.set(id!, name!);
+        else check(host, `docker network rm ${name}`, await this.docker(host, ["network", "rm", id!]));
       }
     }));
+    if (swarmNets.size > 0) {
+      const managers = (this.plan.swarm?.nodes ?? []).filter((n) => n.role === "manager" && alive.has(n.host)).map((n) => n.host);
+      const on = managers.find((m) => m === this.plan.swarm?.init) ?? managers[0];
+      for (const [id, name] of swarmNets) {
+        if (on === undefined) {
+          problems.push(`${name}: docker network rm: no manager of the swarm answers`);
+          continue;
+        }
+        let r = await this.docker(on, ["network", "rm", id]);
+        for (let tries = 0; r.code !== 0 && /in use by task/.test(r.stderr) && tries < 30; tries++) {
+          await sleep(1000);
+          r = await this.docker(on, ["network", "rm", id]);
+        }
+        if (r.code !== 0 && !/not found|No such network/i.test(r.stderr)) check(on, `docker network rm ${name}`, r);
+      }
+    }
     // Leave the swarm only where crosshost joined or formed it; workers and joiners first, then managers.
     const nodes = this.plan.swarm?.nodes ?? [];
     const order = [...nodes.filter((n) => n.role === "worker"), ...nodes.filter((n) => n.role === "manager" && n.host !== this.plan.swarm?.init), ...nodes.filter((n) => n.host === this.plan.swarm?.init)];
     for (const n of order) {
-      if ((await this.swarmState(n.host)) !== "active") continue;
+      // "pending" too: a join killed halfway leaves the node pending, and `swarm leave --force` ends that.
+      const state = await this.swarmState(n.host);
+      if (state === "inactive" || state === "unknown") continue;
       // A swarm the host was in before crosshost came is the user's: never leave it.
       if ((await this.recall(n.host, "swarm-formed")) === undefined) continue;
-      await this.docker(n.host, ["swarm", "leave", "--force"]);
+      check(n.host, "docker swarm leave --force", await this.docker(n.host, ["swarm", "leave", "--force"]));
     }
     for (const h of this.plan.hosts) {
       for (const s of h.shims) {
         const link = await this.run(h.name, ["ip", "-o", "link", "show", "dev", s.name]);
-        if (link.code === 0 && link.stdout.includes(`alias ${OWNER_LABEL}=${this.plan.name}`)) await this.run(h.name, ["ip", "link", "del", "dev", s.name]);
+        if (link.code === 0 && link.stdout.includes(`alias ${OWNER_LABEL}=${this.plan.name}`)) check(h.name, `ip link del ${s.name}`, await this.run(h.name, ["ip", "link", "del", "dev", s.name]));
       }
-      await this.run(h.name, ["rm", "-rf", `${this.opts.hostDir(h.name)}/consul`, `${this.opts.hostDir(h.name)}/swarm-formed`]);
+      // The mark stays with a swarm that could not be left, so a second destroy still knows it is crosshost's.
+      const stillIn = problems.some((p) => p.startsWith(`${h.name}: docker swarm leave`));
+      await this.run(h.name, ["rm", "-rf", `${this.opts.hostDir(h.name)}/consul`, ...(stillIn ? [] : [`${this.opts.hostDir(h.name)}/swarm-formed`])]);
     }
     this.changedAt = Date.now();
+    if (problems.length > 0) throw new TeardownIncomplete(problems);
+  }
+}
+
+/** Thrown by RealDriver.teardown after it has tried everything: each entry is "host: what: why". */
+export class TeardownIncomplete extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`could not remove ${problems.length === 1 ? "one thing" : `${problems.length} things`} crosshost created:\n  ${problems.join("\n  ")}`);
+    this.name = "TeardownIncomplete";
   }
 }
 

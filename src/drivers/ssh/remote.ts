@@ -11,7 +11,7 @@ import { compileSteps } from "../../model/steps/compile.js";
 import type { Step, StepResult } from "../../model/steps/step.js";
 import { runRules } from "../../model/validate.js";
 import { applyConcurrent, type Driver } from "../driver.js";
-import { RealDriver, type RealDriverOptions } from "../real/real-driver.js";
+import { RealDriver, TeardownIncomplete, type RealDriverOptions } from "../real/real-driver.js";
 import { applyFacts, factFindings, gatherFacts, type HostFacts } from "../real/host-facts.js";
 import type { Dialer } from "../transports/dial.js";
 import { SshPool } from "../transports/ssh-pool.js";
@@ -173,6 +173,13 @@ export async function remoteVerify(ctx: RemoteContext): Promise<VerifyReport> {
   return { prediction, reality, differences: compareObservations(prediction, reality), expectations: evaluateExpectations(ctx.plan, reality) };
 }
 
-export async function remoteDestroy(ctx: RemoteContext): Promise<void> {
-  await ctx.driver.teardown();
+/** Removes what crosshost created; returns what could not be removed ("host: what: why"), [] when all went. */
+export async function remoteDestroy(ctx: RemoteContext): Promise<readonly string[]> {
+  try {
+    await ctx.driver.teardown();
+    return [];
+  } catch (e) {
+    if (e instanceof TeardownIncomplete) return e.problems;
+    throw e;
+  }
 }
