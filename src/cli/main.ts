@@ -196,7 +196,11 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
         // --to: an endpoint, an address, or CONTAINER@NETWORK (that network's address), as in expect: entries.
         const at = opts.to.lastIndexOf("@");
         const [toName, toNetwork] = at > 0 && !opts.to.startsWith("host:") ? [opts.to.slice(0, at), opts.to.slice(at + 1)] : [opts.to, undefined];
-        if (!endpoints.includes(toName) && !/^\d{1,3}(\.\d{1,3}){3}$/.test(toName)) {
+        const dotted = /^\d{1,3}(\.\d{1,3}){3}$/.test(toName);
+        if (dotted && !endpoints.includes(toName) && toName.split(".").some((o) => Number(o) > 255)) {
+          usageFailure(`--to ${opts.to} is not an IPv4 address: each of the four numbers is 0 to 255`, "Give a container, host:NAME, CONTAINER@NETWORK or a dotted IPv4 address such as 192.168.1.71.", json);
+        }
+        if (!endpoints.includes(toName) && !dotted) {
           const guess = guessEndpoint(toName);
           usageFailure(`--to ${opts.to} is not a container, host:NAME or address of the plan${guess ? `; did you mean "${guess}"?` : ""}`, `endpoints: ${endpoints.join(", ")}; CONTAINER@NETWORK picks that network's address`, json);
         }

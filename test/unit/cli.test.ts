@@ -52,6 +52,7 @@ describe("exit codes", () => {
     [["lab", "up", "macvlan", "--backend", "foo"], 2],
     [["run", "macvlan", "--keep"], 2],
     [["explain", "seed-macvlan", "--from", "box1", "--to", "box2", "--size", "abc"], 2],
+    [["explain", "seed-macvlan", "--from", "box1", "--to", "999.1.1.1"], 2],
   ] as [string[], number][])("crosshost %j exits %i", async (argv, code) => {
     const r = await cli(...argv);
     expect(r.code, r.stderr).toBe(code);

@@ -339,3 +339,29 @@ describe("determinism", () => {
     expect(JSON.stringify(a.obs)).toBe(JSON.stringify(b.obs));
   });
 });
+
+describe("an internal overlay gives no way out and publishes no port (libnetwork needDefaultGW skips internal endpoints)", () => {
+  const text = readFileSync(new URL("../../src/scenarios/swarm-consul.yaml", import.meta.url), "utf8");
+  const internal = text.replace("    attachable: true\n    subnet: 10.20.0.0/16", "    attachable: true\n    internal: true\n    subnet: 10.20.0.0/16");
+  it("the mutation took", () => expect(internal).not.toBe(text));
+  const s = simulate(internal);
+  const open = simulate("swarm-consul");
+  it("a container only on the internal overlay has no docker_gwbridge leg and no route to the LAN's router", () => {
+    const shut = s.probe({ from: "web-service-1", to: "192.168.1.1" });
+    const out = open.probe({ from: "web-service-1", to: "192.168.1.1" });
+    expect(out.ok).toBe(true);
+    expect(JSON.stringify(out)).toContain("docker_gwbridge");
+    expect(shut.ok).toBe(false);
+    expect(JSON.stringify(shut)).not.toContain("docker_gwbridge");
+  });
+  it("containers on it still reach each other across hosts", () => {
+    expect(s.probe({ from: "web-service-1", to: "api-service-1", by: "name" }).ok).toBe(true);
+  });
+  it("the checks on the published port 8080 are critical: nothing is published", () => {
+    for (const id of ["web-service-1", "web-service-2", "api-service-1"]) {
+      expect(s.obs.services[id]!.health).toBe("critical");
+      expect(s.obs.services[id]!.reason).toMatch(/only on internal networks.*publishes no port/);
+      expect(open.obs.services[id]!.health).toBe("passing");
+    }
+  });
+});

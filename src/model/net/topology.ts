@@ -305,8 +305,12 @@ export function needsGwbridge(c: Container, index: PlanIndex): boolean {
   for (const a of c.attachments) {
     const n = index.networks.get(a.network);
     if (!n) continue;
+    // An internal network neither needs nor gives a way out: libnetwork's Sandbox.needDefaultGW skips
+    // internal endpoints, so a container only on internal overlays gets no docker_gwbridge leg (moby
+    // libnetwork/default_gateway.go); a non-internal bridge/macvlan endpoint has a gateway and needs none.
+    if (n.internal) continue;
     if (n.driver === "overlay") overlay = true;
-    else if (!n.internal) return false;
+    else return false;
   }
   return overlay;
 }

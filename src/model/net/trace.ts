@@ -47,7 +47,7 @@ export function pingProbe(payload: number, df = false): Probe {
 
 export type FailureCode =
   | "no_route" | "no_answer" | "isolation" | "mtu" | "firewall" | "down" | "not_listening"
-  | "duplicate" | "mac_filter" | "outside" | "no_return" | "docker_forward" | "tunnel" | "name";
+  | "duplicate" | "mac_filter" | "outside" | "no_return" | "docker_forward" | "tunnel" | "name" | "not_published";
 
 export interface Hop {
   readonly at: string;
@@ -447,6 +447,12 @@ function publishedTarget(ctx: Ctx, hostName: string, dst: Ip): TraceResult | und
       if (!owns) continue;
       if (ownerHost !== hostName) continue;
       if (!state.engineUp(ownerHost)) return fail(ctx, "down", hostName, `the engine on ${ownerHost} is stopped: port ${p.hostPort} is not published`);
+      // Docker maps no port for a container whose every network is internal: the bridge driver skips
+      // port mapping on internal networks and an overlay endpoint gets its mapping through the
+      // docker_gwbridge leg, which libnetwork does not add for internal networks (needDefaultGW).
+      if (c.attachments.length > 0 && c.attachments.every((a) => topo.index.networks.get(a.network)?.internal)) {
+        return fail(ctx, "not_published", hostName, `${c.name} is only on internal networks (${c.attachments.map((a) => a.network).join(", ")}): Docker publishes no port for it, so nothing listens on ${formatIp(dst)}:${p.hostPort}`);
+      }
       const bridgeAtt = c.attachments.find((a) => topo.index.networks.get(a.network)?.driver === "bridge") ?? c.attachments[0];
       let ip = bridgeAtt ? topo.allocation.addresses.get(c.name, bridgeAtt.network) : undefined;
       // Overlay-only containers are published through their docker_gwbridge address.

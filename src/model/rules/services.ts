@@ -42,6 +42,7 @@ function checkHint(ctx: RuleContext, id: string, code: string | undefined): stri
   const provider = s.provider ? ctx.index.containers.get(s.provider) : undefined;
   const pub = provider?.publish[0];
   if (code === "not_listening" && pub) return `Register ${provider!.host}'s address with the published port ${pub.hostPort} (${pub.hostPort}:${pub.containerPort}).`;
+  if (code === "not_published" && provider) return `Attach ${provider.name} to a network that is not internal as well (or drop internal: true): ports of a container only on internal networks are not published.`;
   if (code === "no_route" && provider) {
     return provider.publish.length > 0
       ? `Register ${provider.host}'s address and the published port ${provider.publish[0]!.hostPort}: the agent has no route into the overlay.`
