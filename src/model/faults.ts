@@ -31,7 +31,11 @@ export function parseFault(text: string, path: PlanPath = [], allSegments: reado
   switch (verb) {
     case "stop": case "start": case "stop-engine": case "start-engine": case "cut": case "restore": {
       const host = name();
-      if (!host) return fail(`fault "${text}" needs a host name after "${verb}:"`);
+      if (!host) {
+        return fail(arg.includes(",")
+          ? `fault "${text}" names more than one host: ${verb}: takes one (repeat --fault for each host)`
+          : `fault "${text}" needs a host name after "${verb}:"`);
+      }
       const kind = ({ stop: "stop_host", start: "start_host", "stop-engine": "stop_engine", "start-engine": "start_engine", cut: "cut_host", restore: "restore_host" } as const)[verb];
       return [{ ok: true, fault: { kind, host, path } }];
     }

@@ -91,6 +91,7 @@ describe("--json errors are JSON on stdout", () => {
     [["validate", "no-such-plan", "--json"], "no plan file"],
     [["compare", "macvlan", "--lab-name", "no-such-lab", "--json"], "no lab named no-such-lab"],
     [["lab", "down", "no-such-lab", "--json"], "no lab named no-such-lab"],
+    [["simulate", "swarm-consul", "--fault", "cut:consul-server-1,consul-server-2", "--json"], "names more than one host"],
   ] as [string[], string][])("crosshost %j", async (argv, text) => {
     const r = await cli(...argv);
     expect(r.code).toBe(2);
