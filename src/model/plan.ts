@@ -392,3 +392,14 @@ export function instanceOn(n: Network, host: string): NetworkInstance | undefine
   }
   return m.get(host);
 }
+
+/**
+ * Where the agent's HTTP API answers, as `ip:port` seen from the agent's own network namespace: the first
+ * client_addr (Consul listens on each address of a space-separated list), with the wildcard 0.0.0.0 reached
+ * on loopback. The seed registers services this way: `docker exec AGENT … curl http://127.0.0.1:8500/…`.
+ */
+export function agentHttpAddress(a: Pick<ConsulAgent, "clientAddr" | "ports">): string {
+  const first = a.clientAddr.trim().split(/\s+/)[0] ?? "";
+  const host = first === "" || first === "0.0.0.0" ? "127.0.0.1" : first;
+  return `${host}:${a.ports.http}`;
+}

@@ -4,7 +4,7 @@
 import type { ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../../model/observation.js";
 import { formatIp, parseIp } from "../../model/ip.js";
 import type { AddressRef, Plan } from "../../model/plan.js";
-import { indexPlan, type PlanIndex } from "../../model/plan.js";
+import { agentHttpAddress, indexPlan, type PlanIndex } from "../../model/plan.js";
 import { PLACEHOLDER, renderStep, runDetachFlag, type RenderedCommand } from "../../model/steps/render.js";
 import { OWNER_LABEL, PLAN_LABEL, type ConsulAgentStep, type ContainerRunStep, type IngressReplaceStep, type Step, type StepResult } from "../../model/steps/step.js";
 import type { Driver } from "../driver.js";
@@ -388,10 +388,7 @@ export class RealDriver implements Driver {
   }
 
   private agentHttp(agentName: string): string {
-    const a = this.index.agents.get(agentName)!;
-    const client = a.clientAddr.split(" ")[0] ?? "127.0.0.1";
-    const host = client === "0.0.0.0" || client === "" ? "127.0.0.1" : client;
-    return `http://${host}:${a.ports.http}`;
+    return `http://${agentHttpAddress(this.index.agents.get(agentName)!)}`;
   }
 
   /** GET on the agent's HTTP API, from inside the agent's own container (busybox wget). */

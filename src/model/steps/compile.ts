@@ -3,7 +3,7 @@
 // networks before the containers on them, agents before registrations, faults last.
 import { formatIp } from "../ip.js";
 import { formatFault } from "../faults.js";
-import { indexPlan, type ConsulAgent, type Container, type KernelFeature, type Network, type Plan } from "../plan.js";
+import { agentHttpAddress, indexPlan, type ConsulAgent, type Container, type KernelFeature, type Network, type Plan } from "../plan.js";
 import type { ConsulAgentStep, ContainerRunStep, NetworkCreateStep, Step } from "./step.js";
 
 const MODULES: Partial<Record<KernelFeature, string>> = { macvlan: "macvlan", ipvlan: "ipvlan", vxlan: "vxlan", "8021q": "8021q" };
@@ -154,7 +154,7 @@ export function compileSteps(plan: Plan, opts: { faults?: boolean } = {}): Step[
       id: `service_register:${s.id}`, kind: "service_register", host: agent.host,
       after: [`consul_agent:${agent.name}`, ...(s.provider ? [`container_run:${s.provider}`] : [])],
       reason: `registers ${s.name} (${s.id}) with agent ${agent.name}${s.check ? `, with a ${s.check.type} check` : ""}`,
-      service: s.id, agent: agent.name, name: s.name, address: s.address, port: s.port, tags: s.tags,
+      service: s.id, agent: agent.name, agentHttp: agentHttpAddress(agent), name: s.name, address: s.address, port: s.port, tags: s.tags,
       ...(s.check ? { check: { type: s.check.type, target: s.check.target, port: s.check.port, path: s.check.path, interval: s.check.interval, timeout: s.check.timeout } } : {}),
     });
   }
@@ -221,8 +221,24 @@ export function agentStep(a: ConsulAgent, plan: Plan, after: string[]): ConsulAg
     id: `consul_agent:${a.name}`, kind: "consul_agent", host: a.host, after,
     reason: `Consul ${a.server ? "server" : "client"} agent ${a.name}${a.bootstrapExpect ? ` (bootstrap_expect ${a.bootstrapExpect})` : ""}`,
     agent: a.name, image: a.image, configFile: a.configFile, config, flags, dataDir: a.dataDir,
+    ...agentHostDirs(a, plan),
     network: net === "host" ? "host" : { network: net.network, ...(net.ip !== undefined ? { ip: formatIp(net.ip) } : {}), publish: net.publish.map((p) => `${p.hostIp !== undefined ? `${formatIp(p.hostIp)}:` : ""}${p.hostPort}:${p.containerPort}/${p.proto}`) },
   };
+}
+
+const agentsPerHost = new WeakMap<Plan, Map<string, number>>();
+
+function agentHostDirs(a: ConsulAgent, plan: Plan): { hostConfigDir: string; hostDataDir: string } {
+  let counts = agentsPerHost.get(plan);
+  if (!counts) {
+    counts = new Map();
+    for (const o of plan.consul?.agents ?? []) counts.set(o.host, (counts.get(o.host) ?? 0) + 1);
+    agentsPerHost.set(plan, counts);
+  }
+  const shared = (counts.get(a.host) ?? 0) > 1;
+  return shared
+    ? { hostConfigDir: `/etc/consul/${a.name}`, hostDataDir: `${a.dataDir.replace(/\/+$/, "")}/${a.name}` }
+    : { hostConfigDir: "/etc/consul", hostDataDir: a.dataDir };
 }
 
 function containerStep(c: Container, after: string[], pools: string[]): ContainerRunStep {

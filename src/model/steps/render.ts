@@ -84,8 +84,8 @@ export function renderStep(step: Step, opts: RenderOptions): RenderedCommand[] {
         ...step.routes.map((r) => ({ argv: ["ip", "route", "add", r, "dev", step.name] })),
       ];
     case "consul_agent": {
-      const cfgDir = opts.consulConfigDir ?? "/etc/consul";
-      const dataDir = opts.consulDataDir ?? step.dataDir;
+      const cfgDir = opts.consulConfigDir ?? step.hostConfigDir;
+      const dataDir = opts.consulDataDir ?? step.hostDataDir;
       const net = step.network === "host" ? ["--net=host"] : ["--network", step.network.network, ...(step.network.ip ? ["--ip", step.network.ip] : []), ...step.network.publish.flatMap((p) => ["-p", p])];
       return [{
         file: { path: `${cfgDir}/${step.configFile}`, content: `${JSON.stringify(step.config, null, 2)}\n` },
@@ -115,7 +115,8 @@ export function renderStep(step: Step, opts: RenderOptions): RenderedCommand[] {
           ? { HTTP: `http://${target}:${step.check.port}${step.check.path === "/" ? "" : step.check.path}`, Interval: step.check.interval, Timeout: step.check.timeout }
           : { TCP: `${target}:${step.check.port}`, Interval: step.check.interval, Timeout: step.check.timeout };
       }
-      return [{ argv: ["curl", "-sf", "-X", "PUT", "http://127.0.0.1:8500/v1/agent/service/register", "-d", "@-"], stdin: JSON.stringify(body, null, 2) }];
+      // Sent from inside the agent's container, as the seed does, so it works whatever the agent's network.
+      return [{ argv: ["docker", "exec", "-i", step.agent, "curl", "-sf", "-X", "PUT", `http://${step.agentHttp}/v1/agent/service/register`, "-d", "@-"], stdin: JSON.stringify(body, null, 2) }];
     }
     case "fault":
       return [];

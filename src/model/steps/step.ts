@@ -101,6 +101,13 @@ export interface ConsulAgentStep extends StepBase {
   readonly flags: readonly string[];
   readonly network: "host" | { readonly network: string; readonly ip?: string; readonly publish: readonly string[] };
   readonly dataDir: string;
+  /**
+   * The host directories mounted at /consul/config and /consul/data: the seed's /etc/consul and data_dir when the
+   * agent is alone on its host, a directory of its own under them when it shares the host with other agents
+   * (two agents on one config dir would each load the other's JSON file; on one data dir, one node-id).
+   */
+  readonly hostConfigDir: string;
+  readonly hostDataDir: string;
 }
 
 export interface ContainerRunStep extends StepBase {
@@ -121,6 +128,8 @@ export interface ServiceRegisterStep extends StepBase {
   readonly kind: "service_register";
   readonly service: string;
   readonly agent: string;
+  /** The agent's HTTP API as `ip:port`, seen from inside the agent's container (agentHttpAddress). */
+  readonly agentHttp: string;
   readonly name: string;
   readonly address: AddressRef;
   readonly port: number;
