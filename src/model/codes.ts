@@ -118,10 +118,10 @@ export const CODES = {
   }),
   macvlan_parent_shared: c({
     severity: "error", family: "macvlan",
-    title: "Two macvlan/ipvlan networks on one host use the same parent interface.",
-    why: "Docker allows one macvlan network per parent: 'network … is already using parent interface'.",
-    fix: "Use 802.1q sub-interfaces (parent=eth0.10, eth0.20) for additional networks.",
-    source: "moby/libnetwork#2384; moby/moby#46438.",
+    title: "Two macvlan/ipvlan networks (or a network and a shim) on one host use the same parent interface in a way it cannot carry.",
+    why: "Docker before 26.0 allows one macvlan network per parent ('network … is already using parent interface'); and the kernel lets one NIC carry macvlan or ipvlan children, never both ('Device or resource busy').",
+    fix: "Use 802.1q sub-interfaces (parent=eth0.10, eth0.20) for additional networks; give a shim the driver of the networks on its parent.",
+    source: "moby/libnetwork#2384; moby/moby#46438; containernetworking/cni#7; moby/libnetwork#964.",
   }),
   macvlan_ip_range_overlap: c({
     severity: "error", family: "macvlan",

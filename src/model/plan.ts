@@ -57,6 +57,8 @@ export interface Platform {
 export interface Shim {
   readonly name: string;
   readonly parent: string;
+  /** As written; when absent, shimDriver picks the driver of the networks on the same parent. */
+  readonly type?: "macvlan" | "ipvlan";
   readonly ip: Ip;
   readonly cidr: Cidr;
   readonly routes: readonly Cidr[];
@@ -402,4 +404,16 @@ export function agentHttpAddress(a: Pick<ConsulAgent, "clientAddr" | "ports">): 
   const first = a.clientAddr.trim().split(/\s+/)[0] ?? "";
   const host = first === "" || first === "0.0.0.0" ? "127.0.0.1" : first;
   return `${host}:${a.ports.http}`;
+}
+
+/**
+ * The link type a host shim needs: the kernel lets one parent carry macvlan or ipvlan children, never both
+ * (`ip link add … type macvlan` on an ipvlan master answers "Device or resource busy", containernetworking/cni#7),
+ * so the shim follows the networks on its parent. An ipvlan shim takes their mode too: ipvlan's mode belongs
+ * to the master, shared by every child on it.
+ */
+export function shimDriver(plan: Plan, host: string, shim: Shim): { type: "macvlan" | "ipvlan"; mode: string } {
+  const ipvlan = plan.networks.find((n) => n.driver === "ipvlan" && n.instances.some((i) => i.host === host && i.parent === shim.parent));
+  const type = shim.type ?? (ipvlan ? "ipvlan" : "macvlan");
+  return type === "ipvlan" ? { type, mode: ipvlan?.mode ?? "l2" } : { type, mode: "bridge" };
 }

@@ -128,6 +128,18 @@ const ROWS: Row[] = [
     good: `${two()}\nnetworks:\n  - { name: m1, driver: macvlan, subnet: 10.1.0.0/24, parent: eth0, hosts: [a] }\n  - { name: m2, driver: macvlan, subnet: 10.2.0.0/24, parent: eth0.20, hosts: [a] }`,
   },
   {
+    code: "macvlan_parent_shared",
+    why: "a macvlan and an ipvlan network on one NIC, any engine (the kernel refuses the second kind)",
+    bad: `${two()}\nnetworks:\n  - { name: m1, driver: macvlan, subnet: 10.1.0.0/24, parent: eth0, hosts: [a] }\n  - { name: i1, driver: ipvlan, subnet: 10.2.0.0/24, parent: eth0, hosts: [a] }`,
+    good: `${two()}\nnetworks:\n  - { name: m1, driver: macvlan, subnet: 10.1.0.0/24, parent: eth0, hosts: [a] }\n  - { name: i1, driver: ipvlan, subnet: 10.2.0.0/24, parent: eth0.20, hosts: [a] }`,
+  },
+  {
+    code: "macvlan_parent_shared",
+    why: "a shim typed macvlan on an ipvlan network's parent (untyped, it follows the network)",
+    bad: `${two("shims: [{ parent: eth0, type: macvlan, address: 192.168.1.201/32, routes: [192.168.1.128/27] }]")}\nnetworks:\n  - { name: i1, driver: ipvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }`,
+    good: `${two("shims: [{ parent: eth0, address: 192.168.1.201/32, routes: [192.168.1.128/27] }]")}\nnetworks:\n  - { name: i1, driver: ipvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }`,
+  },
+  {
     code: "macvlan_ip_range_overlap",
     bad: macvlan("[a, b]", "  - { name: x, host: a, networks: [mv] }\n  - { name: y, host: b, networks: [mv] }"),
     good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }\n  - { name: y, host: b, networks: [mv] }"),

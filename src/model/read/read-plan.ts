@@ -30,7 +30,7 @@ const BRIDGE_KEYS = ["subnet", "gateway", "mtu"];
 const FIREWALL_KEYS = ["inbound", "icmp", "allow"];
 const RULE_KEYS = ["proto", "port", "from"];
 const PLATFORM_KEYS = ["kind", "promiscuous", "forged_transmits", "mac_spoofing", "vswitch"];
-const SHIM_KEYS = ["name", "parent", "address", "routes"];
+const SHIM_KEYS = ["name", "parent", "type", "address", "routes"];
 const UNDERLAY_KEYS = ["vxlan_ports"];
 const SSH_KEYS = ["address", "port", "user", "key_file", "agent", "passphrase_env", "password_env", "sudo", "jump"];
 const SEGMENT_KEYS = ["name", "mtu", "members", "routers"];
@@ -410,14 +410,15 @@ class PlanReader {
   }
 
   private shim(v: unknown, path: PlanPath): Shim | undefined {
-    const o = this.r.object(v, path, "a macvlan shim", SHIM_KEYS);
+    const o = this.r.object(v, path, "a macvlan or ipvlan shim", SHIM_KEYS);
     if (!o) return undefined;
     const name = o.str("name", { pattern: NIC_NAME, patternHint: NIC_NAME_HINT }) ?? "mvshim";
     const parent = o.str("parent", { required: true, pattern: NIC_NAME, patternHint: NIC_NAME_HINT });
+    const type = o.str("type", { oneOf: ["macvlan", "ipvlan"] }) as Shim["type"];
     const addr = o.has("address") ? interfaceAddress(this.r, o.get("address"), o.at("address"), "address") : o.missing("address", "Add address: 172.29.1.71/32.");
     const routes = o.list("routes", "routes", (rv, rp) => (typeof rv === "string" ? cidrValue(this.r, rv, rp, "route", false) : this.r.invalid(rp, "a shim route must be a subnet", "Write 172.29.0.71/32.")));
     if (parent === undefined || addr === undefined) return undefined;
-    return { name, parent, ip: addr.ip, cidr: addr.cidr, routes, path };
+    return { name, parent, ...(type ? { type } : {}), ip: addr.ip, cidr: addr.cidr, routes, path };
   }
 
   private ssh(v: unknown, path: PlanPath): SshTarget | undefined {

@@ -4,7 +4,7 @@ import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, overlaps, type Cidr } from "../ip.js";
 import { baseNic, vlanId } from "../net/topology.js";
 import { macFilter } from "../net/trace.js";
-import { instanceOn, PUBLIC_CLOUDS, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
+import { instanceOn, PUBLIC_CLOUDS, shimDriver, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
 import { listOf, type RuleContext } from "./context.js";
 
 function macvlans(ctx: RuleContext): Network[] {
@@ -62,7 +62,8 @@ export function macvlanParentShared(ctx: RuleContext): Diagnostic[] {
   for (const n of macvlans(ctx)) {
     for (const inst of n.instances) {
       if (inst.parent === undefined || inst.host === undefined) continue;
-      const key = `${inst.host}|${inst.parent}`;
+      // Per driver: a macvlan and an ipvlan network on one parent are macvlanIpvlanMixed's finding.
+      const key = `${inst.host}|${inst.parent}|${n.driver}`;
       const list = byParent.get(key) ?? [];
       list.push({ n, inst });
       byParent.set(key, list);
@@ -84,6 +85,46 @@ export function macvlanParentShared(ctx: RuleContext): Diagnostic[] {
         related: [{ path: first!.n.path, message: `"${first!.n.name}" uses ${parent} first` }],
       }));
     }
+  }
+  out.push(...macvlanIpvlanMixed(ctx));
+  return out;
+}
+
+/**
+ * One parent carries macvlan or ipvlan children, never both: the kernel refuses the second kind with "Device or
+ * resource busy" (containernetworking/cni#7), and Docker fails the container start that would create it
+ * (moby/libnetwork#964: "ensure there are no macvlan networks using the same -o parent"). Networks and shims both count.
+ */
+function macvlanIpvlanMixed(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  interface User { kind: "macvlan" | "ipvlan"; what: string; path: (string | number)[] }
+  const byParent = new Map<string, User[]>();
+  const add = (host: string, parent: string, u: User) => {
+    const key = `${host}|${parent}`;
+    const list = byParent.get(key);
+    if (list) list.push(u);
+    else byParent.set(key, [u]);
+  };
+  for (const n of macvlans(ctx)) {
+    for (const inst of n.instances) {
+      if (inst.parent === undefined || inst.host === undefined) continue;
+      add(inst.host, inst.parent, { kind: n.driver as "macvlan" | "ipvlan", what: `network "${n.name}"`, path: inst.path === n.path ? [...n.path, "driver"] : [...inst.path] });
+    }
+  }
+  for (const h of ctx.plan.hosts) {
+    h.shims.forEach((sh, i) => add(h.name, sh.parent, { kind: shimDriver(ctx.plan, h.name, sh).type, what: `shim ${sh.name}`, path: [...h.path, "shims", i, sh.type ? "type" : "parent"] }));
+  }
+  for (const [key, users] of byParent) {
+    const first = users[0]!;
+    const other = users.find((u) => u.kind !== first.kind);
+    if (!other) continue;
+    const [hostName, parent] = key.split("|") as [string, string];
+    out.push(diag("macvlan_parent_shared", {
+      path: other.path, host: hostName,
+      message: `${other.what} (${other.kind}) and ${first.what} (${first.kind}) both hang off ${parent} on ${hostName}: a NIC carries macvlan or ipvlan children, not both`,
+      hint: `Use one driver on ${parent}, or put the ${other.kind} side on an 802.1q sub-interface such as ${parent}.20.`,
+      related: [{ path: first.path, message: `${first.what} is ${first.kind} on ${parent}` }],
+    }));
   }
   return out;
 }
@@ -249,6 +290,7 @@ export function kernelFeatures(ctx: RuleContext): Diagnostic[] {
       }
     }
   }
+  for (const h of ctx.plan.hosts) for (const sh of h.shims) want(h.name, shimDriver(ctx.plan, h.name, sh).type, `shim ${sh.name}`);
   for (const h of swarmHosts) want(h, "vxlan", "the swarm's ingress overlay");
   for (const [host, feats] of need) {
     const h = ctx.index.hosts.get(host);

@@ -12,7 +12,7 @@ import { resolveName } from "../net/dns.js";
 import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
 import { trace, type NetState, type TraceResult } from "../net/trace.js";
 import type { FlowProto } from "../net/firewall.js";
-import { indexPlan, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
+import { indexPlan, shimDriver, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
 import { expectOf, inBootstrapMode } from "../rules/consul.js";
 import type { Step, StepResult } from "../steps/step.js";
 
@@ -204,7 +204,8 @@ export class World implements NetState {
             if (host !== step.host) return false;
             const other = this.index.networks.get(net!)!;
             const inst = other.instances.find((i) => i.host === step.host);
-            return (other.driver === "macvlan" || other.driver === "ipvlan") && inst?.parent === step.parent && (major < 26 || step.mode === "passthru" || other.mode === "passthru");
+            // Each driver checks only its own networks; a macvlan beside an ipvlan fails later, at container start.
+            return other.driver === step.driver && inst?.parent === step.parent && (major < 26 || step.mode === "passthru" || other.mode === "passthru");
           });
           if (clash) return this.failed(step, `network ${clash.split("@")[0]} is already using parent interface ${step.parent}`);
         }
@@ -223,6 +224,8 @@ export class World implements NetState {
         const key = `${step.name}@${step.host}`;
         if (this.shims.has(key)) return this.ok(step, "already exists", true);
         if (!h!.nics.some((x) => x.name === step.parent)) return this.failed(step, `Cannot find device "${step.parent}"`);
+        // A master carries macvlan or ipvlan children, not both (containernetworking/cni#7).
+        if (this.childKindsOn(step.host, step.parent).has(step.type === "macvlan" ? "ipvlan" : "macvlan")) return this.failed(step, "RTNETLINK answers: Device or resource busy");
         this.shims.add(key);
         return this.ok(step, `${step.name} on ${step.parent}`);
       }
@@ -267,6 +270,16 @@ export class World implements NetState {
             return this.setContainer(c, step, `network ${n.name} not found`);
           }
         }
+        for (const a of c.attachments) {
+          const n = this.index.networks.get(a.network);
+          const parent = n?.instances.find((i) => i.host === c.host)?.parent;
+          if (!n || (n.driver !== "macvlan" && n.driver !== "ipvlan") || parent === undefined) continue;
+          // Docker makes the child link at container start; the kernel refuses a second kind on one master
+          // (containernetworking/cni#7, moby/libnetwork#964).
+          if (this.childKindsOn(c.host, parent).has(n.driver === "macvlan" ? "ipvlan" : "macvlan")) {
+            return this.setContainer(c, step, `failed to create the ${n.driver} port: device or resource busy`);
+          }
+        }
         const problem = this.allocation.problems.find((p) => p.container === c.name);
         if (problem) {
           const msg = problem.kind === "in_use" ? "Address already in use" : problem.kind === "exhausted" ? `no available IPv4 addresses on this network's address pools: ${problem.network}` : `invalid address ${formatIp(problem.ip!)} for network ${problem.network}`;
@@ -286,6 +299,33 @@ export class World implements NetState {
       case "fault":
         return this.applyFault(step, step.fault);
     }
+  }
+
+  private containersOn: Map<string, Container[]> | undefined;
+
+  /** The kinds of child links on a host's master interface now: created shims and running containers' endpoints. */
+  private childKindsOn(host: string, parent: string): Set<"macvlan" | "ipvlan"> {
+    const kinds = new Set<"macvlan" | "ipvlan">();
+    const h = this.index.hosts.get(host);
+    for (const sh of h?.shims ?? []) {
+      if (sh.parent === parent && this.shims.has(`${sh.name}@${host}`)) kinds.add(shimDriver(this.plan, host, sh).type);
+    }
+    if (!this.containersOn) {
+      this.containersOn = new Map();
+      for (const c of this.plan.containers) {
+        const list = this.containersOn.get(c.host);
+        if (list) list.push(c);
+        else this.containersOn.set(c.host, [c]);
+      }
+    }
+    for (const c of this.containersOn.get(host) ?? []) {
+      if (c.agent || this.containers.get(c.name)?.state !== "running") continue;
+      for (const a of c.attachments) {
+        const n = this.index.networks.get(a.network);
+        if ((n?.driver === "macvlan" || n?.driver === "ipvlan") && n.instances.some((i) => i.host === host && i.parent === parent)) kinds.add(n.driver);
+      }
+    }
+    return kinds;
   }
 
   private setContainer(c: Container, step: Step, error: string): StepResult {

@@ -3,7 +3,7 @@
 // networks before the containers on them, agents before registrations, faults last.
 import { formatIp } from "../ip.js";
 import { formatFault } from "../faults.js";
-import { agentHttpAddress, indexPlan, type ConsulAgent, type Container, type KernelFeature, type Network, type Plan } from "../plan.js";
+import { agentHttpAddress, indexPlan, shimDriver, type ConsulAgent, type Container, type KernelFeature, type Network, type Plan } from "../plan.js";
 import type { ConsulAgentStep, ContainerRunStep, NetworkCreateStep, Step } from "./step.js";
 
 const MODULES: Partial<Record<KernelFeature, string>> = { macvlan: "macvlan", ipvlan: "ipvlan", vxlan: "vxlan", "8021q": "8021q" };
@@ -38,6 +38,7 @@ export function compileSteps(plan: Plan, opts: { faults?: boolean } = {}): Step[
       }
     }
   }
+  for (const h of plan.hosts) for (const sh of h.shims) need(h.name, shimDriver(plan, h.name, sh).type, `shim ${sh.name}`);
   for (const h of swarmHosts) need(h, "vxlan", "swarm overlay traffic (VXLAN)");
   for (const h of plan.hosts) {
     for (const [module, why] of modulesOn.get(h.name) ?? []) {
@@ -120,10 +121,11 @@ export function compileSteps(plan: Plan, opts: { faults?: boolean } = {}): Step[
   // Shims.
   for (const h of plan.hosts) {
     for (const s of h.shims) {
+      const d = shimDriver(plan, h.name, s);
       push({
-        id: `shim_create:${s.name}@${h.name}`, kind: "shim_create", host: h.name, after: modulesFor(h.name).filter((m) => m.startsWith("kernel_module:macvlan")),
-        reason: `lets ${h.name} reach its own macvlan containers through ${s.parent} (moby/libnetwork#1915)`,
-        name: s.name, parent: s.parent, address: `${formatIp(s.ip)}/${s.cidr.prefix}`, routes: s.routes.map((r) => r.text),
+        id: `shim_create:${s.name}@${h.name}`, kind: "shim_create", host: h.name, after: modulesFor(h.name).filter((m) => m.startsWith(`kernel_module:${d.type}`)),
+        reason: `lets ${h.name} reach its own ${d.type} containers through ${s.parent} (moby/libnetwork#1915)`,
+        name: s.name, parent: s.parent, type: d.type, mode: d.mode, address: `${formatIp(s.ip)}/${s.cidr.prefix}`, routes: s.routes.map((r) => r.text),
       });
     }
   }

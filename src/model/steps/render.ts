@@ -78,7 +78,7 @@ export function renderStep(step: Step, opts: RenderOptions): RenderedCommand[] {
     }
     case "shim_create":
       return [
-        { argv: ["ip", "link", "add", step.name, "link", step.parent, "type", "macvlan", "mode", "bridge"] },
+        { argv: ["ip", "link", "add", step.name, "link", step.parent, "type", step.type, "mode", step.mode] },
         { argv: ["ip", "addr", "add", step.address, "dev", step.name] },
         { argv: ["ip", "link", "set", step.name, "up"] },
         ...step.routes.map((r) => ({ argv: ["ip", "route", "add", r, "dev", step.name] })),

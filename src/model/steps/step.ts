@@ -86,6 +86,9 @@ export interface ShimCreateStep extends StepBase {
   readonly kind: "shim_create";
   readonly name: string;
   readonly parent: string;
+  /** The link type (shimDriver): macvlan in bridge mode, or ipvlan in the mode of the ipvlan networks on the parent. */
+  readonly type: "macvlan" | "ipvlan";
+  readonly mode: string;
   readonly address: string;
   readonly routes: readonly string[];
 }
