@@ -145,6 +145,12 @@ const ROWS: Row[] = [
     good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }\n  - { name: y, host: b, networks: [mv] }"),
   },
   {
+    code: "macvlan_ip_range_overlap",
+    why: "a shim inside another host's ip_range (that host's IPAM does not know it)",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.170/32, routes: [192.168.1.128/27] }] }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27, aux_addresses: { shim-a: 192.168.1.170 } }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.170/32, routes: [192.168.1.128/27] }] }\n  - { name: b"),
+  },
+  {
     code: "macvlan_gateway_absent",
     bad: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 172.29.0.0/16, gateway: 172.29.0.254, parent: eth0, hosts: [a] }]`,
     good: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`,

@@ -173,6 +173,61 @@ export function macvlanRangeOverlap(ctx: RuleContext): Diagnostic[] {
       active.push(r);
     }
   }
+  out.push(...macvlanPoolTakesOthers(ctx));
+  return out;
+}
+
+/**
+ * A host's macvlan IPAM knows only its own network: host NICs, shims and routers on the segment are
+ * invisible to it, so one inside its allocation pool (ip_range, else the subnet) is handed to a container
+ * sooner or later and the segment has the address twice (moby/moby#49921). Aux addresses and the gateway
+ * are what Docker keeps out of the pool. A warning: the duplicate only appears once the pool reaches it.
+ */
+function macvlanPoolTakesOthers(ctx: RuleContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  interface Claim { ip: number; who: string; host?: string }
+  const byDomain = new Map<string, Claim[]>();
+  const add = (dom: string, c: Claim) => {
+    const list = byDomain.get(dom);
+    if (list) list.push(c);
+    else byDomain.set(dom, [c]);
+  };
+  const segOf = (host: string, nic: string) => ctx.index.segmentOfNic.get(`${host}/${nic}`) ?? `nic:${host}/${nic}`;
+  const domOf = (host: string, parent: string) => {
+    const vid = vlanId(parent);
+    return segOf(host, baseNic(parent)) + (vid !== undefined ? `.${vid}` : "");
+  };
+  for (const sg of ctx.plan.segments) for (const r of sg.routers) add(sg.name, { ip: r, who: `the router ${formatIp(r)} on ${sg.name}` });
+  for (const h of ctx.plan.hosts) {
+    for (const n of h.nics) add(segOf(h.name, n.name), { ip: n.ip, who: `${h.name}'s ${n.name}`, host: h.name });
+    for (const sh of h.shims) add(domOf(h.name, sh.parent), { ip: sh.ip, who: `${h.name}'s shim ${sh.name}`, host: h.name });
+  }
+  for (const list of byDomain.values()) list.sort((a, b) => a.ip - b.ip);
+  for (const n of macvlans(ctx)) {
+    for (const inst of n.instances) {
+      if (inst.host === undefined || inst.parent === undefined) continue;
+      const claims = byDomain.get(domOf(inst.host, inst.parent));
+      if (!claims) continue;
+      const pool = inst.ipRange ?? inst.subnet;
+      let lo = 0;
+      let hi = claims.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (claims[mid]!.ip < pool.first) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = lo; k < claims.length && claims[k]!.ip <= pool.last; k++) {
+        const c = claims[k]!;
+        if (c.ip === inst.gateway || c.ip === inst.subnet.first || c.ip === inst.subnet.last || inst.auxAddresses.some((a) => a.ip === c.ip)) continue;
+        out.push(diag("macvlan_ip_range_overlap", {
+          severity: "warning",
+          path: inst.ipRange ? [...inst.path, "ip_range"] : inst.path, host: inst.host,
+          message: `${formatIp(c.ip)} (${c.who}) is inside ${inst.host}'s ${inst.ipRange ? "ip_range" : "subnet"} ${pool.text} for "${n.name}": ${inst.host}'s IPAM does not know it and will hand it to a container`,
+          hint: `Move ${c.who.replace(/^the /, "")} outside ${pool.text}, or keep it out of ${inst.host}'s pool with aux_addresses: { reserved: ${formatIp(c.ip)} }.`,
+        }));
+      }
+    }
+  }
   return out;
 }
 
