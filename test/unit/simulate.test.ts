@@ -365,3 +365,21 @@ describe("an internal overlay gives no way out and publishes no port (libnetwork
     }
   });
 });
+
+describe("a Consul agent on the default bridge (the implicit network exists with the engine)", () => {
+  const plan = `
+crosshost: 1
+name: agent-bridge
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+consul:
+  datacenter: dc1
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, client_addr: 0.0.0.0, network: { network: bridge, publish: ["8500:8500"] } }
+`;
+  it("starts, takes a default-bridge address and elects itself", () => {
+    const s = simulate(plan);
+    expect(s.results.find((r) => r.id === "consul_agent:s1")!.status).not.toBe("failed");
+    expect(s.obs.consul!["s1"]!.leader).toMatch(/^172\.17\.0\.\d+:8300$/);
+  });
+});

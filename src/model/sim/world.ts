@@ -235,7 +235,8 @@ export class World implements NetState {
         if (s.running) return this.ok(step, "already running", true);
         if (a.network !== "host") {
           const n = this.index.networks.get(a.network.network);
-          if (n && n.scope === "local" && !this.localNets.has(`${n.name}@${a.host}`)) return this.failed(step, `network ${n.name} not found`);
+          // The implicit networks (the default bridge) exist with the engine, as for containers.
+          if (n && n.scope === "local" && !n.implicit && !this.localNets.has(`${n.name}@${a.host}`)) return this.failed(step, `network ${n.name} not found`);
         }
         if (!a.server && (a.bootstrapExpect !== undefined || a.bootstrap)) {
           s.failedStart = a.bootstrapExpect !== undefined && a.bootstrapExpect > 1 ? "'bootstrap_expect > 0' requires 'server = true'" : "'bootstrap = true' requires 'server = true'";
