@@ -262,6 +262,12 @@ const ROWS: Row[] = [
     bad: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1 }\n",
     good: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11 }\n",
   },
+  {
+    code: "consul_bind_not_local",
+    why: "an agent on a Docker network binding its host's LAN address",
+    bad: two() + "networks: [{ name: cn, driver: bridge, subnet: 172.30.0.0/24, hosts: [a] }]\nconsul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, network: { network: cn, ip: 172.30.0.10 } }\n",
+    good: two() + "networks: [{ name: cn, driver: bridge, subnet: 172.30.0.0/24, hosts: [a] }]\nconsul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 172.30.0.10, network: { network: cn, ip: 172.30.0.10 } }\n",
+  },
   { code: "consul_retry_join_unknown", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", start_join: [192.168.1.99]"), good: three + consul3() },
   { code: "consul_leave_on_terminate", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", leave_on_terminate: true"), good: three + consul3() },
   {

@@ -382,4 +382,10 @@ consul:
     expect(s.results.find((r) => r.id === "consul_agent:s1")!.status).not.toBe("failed");
     expect(s.obs.consul!["s1"]!.leader).toMatch(/^172\.17\.0\.\d+:8300$/);
   });
+  it("binding the host's LAN address from inside the container is fatal at start, as in Consul", () => {
+    const s = simulate(plan.replace("client_addr: 0.0.0.0,", "client_addr: 0.0.0.0, bind_addr: 192.168.1.71,"));
+    const r = s.results.find((x) => x.id === "consul_agent:s1")!;
+    expect(r.status).toBe("failed");
+    expect(r.message).toMatch(/listen tcp 192\.168\.1\.71:8301: bind: cannot assign requested address/);
+  });
 });

@@ -140,6 +140,17 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
     if (a.bindAddr !== undefined && a.network === "host" && !h.nics.some((n) => n.ip === a.bindAddr) && !h.shims.some((s) => s.ip === a.bindAddr)) {
       out.push(diag("consul_bind_not_local", { path: a.path, host: a.host, message: `${a.name} binds ${formatIp(a.bindAddr)}, which is not an address of ${a.host}: it cannot start (cannot assign requested address)`, hint: `Bind one of ${a.host}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).` }));
     }
+    if (a.bindAddr !== undefined && a.bindAddr !== 0 && a.network !== "host") {
+      // On a Docker network the agent's namespace holds only its container addresses, never the host's.
+      const mine = (ctx.topo.netns.get(`ctr:${a.name}`)?.ifaces ?? []).map((i) => i.ip).filter((ip) => ip !== 0);
+      if (mine.length > 0 && !mine.includes(a.bindAddr)) {
+        out.push(diag("consul_bind_not_local", {
+          path: a.path, host: a.host,
+          message: `${a.name} runs on Docker network "${a.network.network}" and binds ${formatIp(a.bindAddr)}, which is not an address of its container: it cannot start (cannot assign requested address)`,
+          hint: `Bind 0.0.0.0 with advertise_addr set, give the agent a fixed ip on ${a.network.network} and bind that (${mine.map(formatIp).join(", ")} now), or run it with network: host.`,
+        }));
+      }
+    }
     if (a.advertiseAddr !== undefined || a.bindAddr !== undefined) continue;
     const seen: { ip: Ip; where: string }[] = [];
     if (a.network === "host") {

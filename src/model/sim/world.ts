@@ -238,6 +238,15 @@ export class World implements NetState {
           // The implicit networks (the default bridge) exist with the engine, as for containers.
           if (n && n.scope === "local" && !n.implicit && !this.localNets.has(`${n.name}@${a.host}`)) return this.failed(step, `network ${n.name} not found`);
         }
+        // Serf and RPC listen on bind_addr in the agent's own namespace: an address it does not have is
+        // fatal at start ("bind: cannot assign requested address"), under --net=host or on a Docker network.
+        if (a.bindAddr !== undefined && a.bindAddr !== 0) {
+          const ns = this.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`);
+          if (ns && !ns.ifaces.some((i) => i.ip === a.bindAddr)) {
+            s.failedStart = `Failed to start Consul ${a.server ? "server" : "client"}: listen tcp ${formatIp(a.bindAddr)}:${a.ports.serfLan}: bind: cannot assign requested address`;
+            return this.failed(step, `agent exits: ${s.failedStart}`);
+          }
+        }
         if (!a.server && (a.bootstrapExpect !== undefined || a.bootstrap)) {
           s.failedStart = a.bootstrapExpect !== undefined && a.bootstrapExpect > 1 ? "'bootstrap_expect > 0' requires 'server = true'" : "'bootstrap = true' requires 'server = true'";
           return this.failed(step, `agent exits: ${s.failedStart}`);
