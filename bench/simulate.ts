@@ -1,5 +1,6 @@
 // bench/simulate: time to compile, apply and observe the seed scenario, and generated plans of 100 and
-// 1,000 hosts with 10 containers each (reachability per equivalence class of endpoints).
+// 1,000 hosts with 10 containers each (reachability per equivalence class of endpoints), and a swarm whose
+// nodes are all managers (Raft membership and quorum settle after every step).
 //   npx tsx bench/simulate.ts [sizes...]
 import { performance } from "node:perf_hooks";
 import { readFileSync } from "node:fs";
@@ -31,4 +32,12 @@ for (const n of sizes.length ? sizes : [100, 1000]) {
   const plan = validateValue(generatePlan(n, 10)).plan!;
   const r = run(plan, true);
   console.log(`${String(n).padEnd(6)} ${String(n * 10).padEnd(11)} ${String(r.steps).padEnd(7)} ${r.ms.toFixed(0).padStart(12)}  ${String(r.cells).padStart(11)}  ${r.leader}`);
+}
+
+console.log("managers  steps   simulate(ms)  swarm leader");
+for (const n of [100, 1000]) {
+  const value = generatePlan(n, 1, { consul: false }) as { swarm: { nodes: { role: string }[] } };
+  for (const node of value.swarm.nodes) node.role = "manager";
+  const r = run(validateValue(value).plan!, true);
+  console.log(`${String(n).padEnd(9)} ${String(r.steps).padEnd(7)} ${r.ms.toFixed(0).padStart(12)}  ${r.leader}`);
 }
