@@ -148,7 +148,7 @@ export const CODES = {
     severity: "error", family: "macvlan",
     title: "macvlan on a public-cloud NIC: the provider drops frames from unknown MAC addresses.",
     why: "AWS, GCP and Azure accept only the MAC they assigned to the instance; containers reach nothing beyond their host.",
-    fix: "Use an overlay, or ipvlan L3 with routes in the cloud's route table.",
+    fix: "Use an overlay, or ipvlan L3 with the container subnet routed to the VM in the cloud's route table and the provider's source/destination check off (platform source_check: false).",
     source: "moby/moby#30772; jpetazzo/pipework#169; k8snetworkplumbingwg/multus-cni#599.",
   }),
   macvlan_host_isolation: c({

@@ -51,6 +51,11 @@ export interface Platform {
   readonly macSpoofing?: boolean;
   /** vSphere: a standard vSwitch accepts forged transmits by default, a distributed one rejects them. */
   readonly vswitch?: "standard" | "distributed";
+  /**
+   * Public clouds: whether the provider drops packets whose address it did not assign to the NIC (AWS
+   * source/destination check, GCP without can_ip_forward, Azure without IP forwarding). Default true.
+   */
+  readonly sourceCheck?: boolean;
   readonly path: PlanPath;
 }
 

@@ -151,6 +151,12 @@ const ROWS: Row[] = [
     good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27, aux_addresses: { shim-a: 192.168.1.170 } }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.170/32, routes: [192.168.1.128/27] }] }\n  - { name: b"),
   },
   {
+    code: "macvlan_cloud_mac_filter",
+    why: "ipvlan on AWS: its shared MAC passes, the container addresses do not",
+    bad: `${two(", platform: { kind: aws }")}networks: [{ name: iv, driver: ipvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`.replace("}], , platform", "}], platform"),
+    good: `${two(", platform: { kind: aws, source_check: false }")}networks: [{ name: iv, driver: ipvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`.replace("}], , platform", "}], platform"),
+  },
+  {
     code: "macvlan_gateway_absent",
     bad: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 172.29.0.0/16, gateway: 172.29.0.254, parent: eth0, hosts: [a] }]`,
     good: `${two()}\nnetworks: [{ name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }] }]`,

@@ -3,7 +3,7 @@
 // the path tracer. Pure data; runtime state (a host stopped, a link cut) is applied by the tracer.
 import { contains, makeCidr, type Cidr, type Ip } from "../ip.js";
 import { overlayInterfaceMtu } from "../defaults.js";
-import { indexPlan, instanceOn, type Container, type Host, type Network, type Plan, type PlanIndex } from "../plan.js";
+import { indexPlan, instanceOn, shimDriver, type Container, type Host, type Network, type Plan, type PlanIndex } from "../plan.js";
 import { allocateAddresses, type Allocation } from "./ipam.js";
 
 export type NetnsId = string;
@@ -24,6 +24,10 @@ export interface Iface {
   readonly parent?: string;
   /** Docker's gateway for this network, for containers. */
   readonly gateway?: Ip;
+  /** A shim's link type (shimDriver). */
+  readonly driver?: "macvlan" | "ipvlan";
+  /** An ipvlan child or shim in L3 (or L3S) mode: routed through its master's namespace, no ARP. */
+  readonly l3?: boolean;
 }
 
 export interface RouteEntry {
@@ -81,6 +85,12 @@ export interface Topology {
   readonly containersOn: ReadonlyMap<string, readonly Container[]>;
   readonly hostNetworkOn: ReadonlyMap<string, readonly Container[]>;
   readonly publishingOn: ReadonlyMap<string, readonly Container[]>;
+  /**
+   * Per host: the addresses of its ipvlan L3 children and L3 shims, and whose they are. In L3 mode the
+   * master demultiplexes by destination address and the children answer no ARP (kernel ipvlan.rst:
+   * "the slaves wont receive any multicast / broadcast traffic"), so they are not members of the segment.
+   */
+  readonly ipvlanL3: ReadonlyMap<string, ReadonlyMap<Ip, NetnsId>>;
 }
 
 export function hostNetns(host: string): NetnsId {
@@ -112,6 +122,13 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
     if (!d) domains.set(id, (d = { id, ...init, members: new Map() }));
     return d;
   };
+  const ipvlanL3 = new Map<string, Map<Ip, NetnsId>>();
+  const addL3 = (host: string, ip: Ip, id: NetnsId) => {
+    let m = ipvlanL3.get(host);
+    if (!m) ipvlanL3.set(host, (m = new Map()));
+    m.set(ip, id);
+  };
+  const l3Mode = (n: { driver: string; mode?: string } | undefined) => n?.driver === "ipvlan" && (n.mode === "l3" || n.mode === "l3s");
   const addMember = (d: Domain, ip: Ip, m: Member) => {
     const list = d.members.get(ip);
     if (list) list.push(m);
@@ -143,8 +160,11 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
       const dom = macvlanDomain(nicDomain, domains, h.name, shim.parent, domain);
       if (!dom) continue;
       const parentMtu = h.nics.find((n) => n.name === baseNic(shim.parent))?.mtu ?? 1500;
-      ns.ifaces.push({ name: shim.name, kind: "shim", ip: shim.ip, cidr: shim.cidr, domain: dom, mtu: parentMtu, parent: shim.parent });
-      addMember(domains.get(dom)!, shim.ip, { netns: id, iface: shim.name, host: h.name, viaNic: baseNic(shim.parent) });
+      const drv = shimDriver(plan, h.name, shim);
+      const l3 = drv.type === "ipvlan" && (drv.mode === "l3" || drv.mode === "l3s");
+      ns.ifaces.push({ name: shim.name, kind: "shim", ip: shim.ip, cidr: shim.cidr, domain: dom, mtu: parentMtu, parent: shim.parent, driver: drv.type, ...(l3 ? { l3 } : {}) });
+      if (l3) addL3(h.name, shim.ip, id);
+      else addMember(domains.get(dom)!, shim.ip, { netns: id, iface: shim.name, host: h.name, viaNic: baseNic(shim.parent) });
       for (const r of shim.routes) ns.routes.push({ to: r, iface: shim.name, source: "shim" });
     }
   }
@@ -203,8 +223,10 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
         if (!seg) continue;
         const d = domains.get(seg)!;
         const parentMtu = index.hosts.get(c.host)?.nics.find((x) => x.name === baseNic(parent))?.mtu ?? 1500;
-        ns.ifaces.push({ name, kind: n.driver === "macvlan" ? "macvlan" : "ipvlan", ip, cidr: inst.subnet, domain: d.id, mtu: n.mtu ?? parentMtu, network: n.name, parent: baseNic(parent), ...(n.internal ? {} : { gateway: inst.gateway }) });
-        addMember(d, ip, { netns: id, iface: name, host: c.host, viaNic: baseNic(parent) });
+        const l3 = l3Mode(n);
+        ns.ifaces.push({ name, kind: n.driver === "macvlan" ? "macvlan" : "ipvlan", ip, cidr: inst.subnet, domain: d.id, mtu: n.mtu ?? parentMtu, network: n.name, parent: baseNic(parent), ...(n.internal ? {} : { gateway: inst.gateway }), ...(l3 ? { l3 } : {}) });
+        if (l3) addL3(c.host, ip, id);
+        else addMember(d, ip, { netns: id, iface: name, host: c.host, viaNic: baseNic(parent) });
       }
     }
     // A container whose only networks are overlays gets docker_gwbridge for the way out (libnetwork).
@@ -259,7 +281,7 @@ export function buildTopology(plan: Plan, allocation: Allocation = allocateAddre
     if (c.networkMode === "host") push(hostNetworkOn, c.host, c);
     if (c.publish.length > 0) push(publishingOn, c.host, c);
   }
-  return { plan, index, allocation, netns, domains, nicDomain, tunnelAddr, containersOn, hostNetworkOn, publishingOn };
+  return { plan, index, allocation, netns, domains, nicDomain, tunnelAddr, containersOn, hostNetworkOn, publishingOn, ipvlanL3 };
 }
 
 /**

@@ -93,19 +93,22 @@ function label(ns: Netns): string {
 
 function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
   const { topo } = ctx;
-  let cur = topo.netns.get(from);
-  if (!cur) return fail(ctx, "down", from, "no such namespace");
+  const start = topo.netns.get(from);
+  if (!start) return fail(ctx, "down", from, "no such namespace");
+  let cur: Netns = start;
   let size = ctx.probe.ipSize;
   // Source address as the receiver sees it (changes when a host masquerades container traffic).
   let srcIp: Ip | undefined;
   let srcNetns: NetnsId = from;
   let arrivedFromBridge = false;
+  // Set when an ipvlan L3 child handed its packet to its master's namespace: routed there, but past netfilter.
+  let l3Handoff = false;
   for (let hop = 0; hop < MAX_HOPS; hop++) {
     const here = label(cur);
     const alive = aliveReason(ctx, cur);
     if (alive) return fail(ctx, "down", here, alive);
     // Published ports: the host DNATs to the container before anything else (nat PREROUTING/OUTPUT).
-    if (cur.kind === "host") {
+    if (cur.kind === "host" && !l3Handoff) {
       const dnat = publishedTarget(ctx, cur.host, dst);
       if (dnat) return dnat;
     }
@@ -118,6 +121,31 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
     if (!route) return fail(ctx, "no_route", here, `no route to ${formatIp(dst)} (Network is unreachable)`);
     const iface = cur.ifaces.find((i) => i.name === route.iface)!;
     if (srcIp === undefined) srcIp = iface.ip;
+    if (cur.kind === "host" && hop === 0 && iface.kind !== "shim" && topo.ipvlanL3.get(cur.host)?.has(dst)) {
+      return fail(ctx, "isolation", here, `${cur.host} cannot reach its own ipvlan L3 children through ${iface.name} (the master never passes traffic to its own children); add an ipvlan shim in the same mode`);
+    }
+    if (iface.l3) {
+      // ipvlan L3 (kernel ipvlan.rst): the master first looks for a child (or L3 shim) with the destination
+      // address on the same master and hands the packet straight to it; anything else is routed by the
+      // master's own namespace and leaves with the host's MAC, the container's source address kept.
+      const sibling = topo.ipvlanL3.get(cur.host)?.get(dst);
+      if (sibling !== undefined) {
+        ctx.hops.push({ at: here, note: `→ ${label(topo.netns.get(sibling)!)} on the same ipvlan L3 master` });
+        cur = topo.netns.get(sibling)!;
+        continue;
+      }
+      if (iface.kind === "ipvlan") {
+        const hostNs = topo.netns.get(hostNetns(cur.host))!;
+        if (hostNs.ifaces.some((i) => i.ip === dst)) return fail(ctx, "isolation", here, `ipvlan L3 children cannot reach their own host's addresses (${formatIp(dst)}); add an ipvlan shim in L3 mode`);
+        const spoof = ipSpoofFilter(host(ctx, cur.host));
+        if (spoof) return fail(ctx, "mac_filter", here, `${spoof} drops packets from ${formatIp(iface.ip)}, an address not assigned to ${cur.host}'s NIC`);
+        ctx.hops.push({ at: here, note: `handed to ${cur.host}'s routing table (ipvlan L3: the master's namespace routes, source ${formatIp(iface.ip)} kept)` });
+        cur = hostNs;
+        l3Handoff = true;
+        continue;
+      }
+    }
+    l3Handoff = false;
     const nextHop = route.via ?? dst;
     if (size > iface.mtu) {
       if (ctx.probe.df) return fail(ctx, "mtu", here, `packet of ${size} bytes does not fit ${iface.name} (MTU ${iface.mtu}) and may not be fragmented`);
@@ -142,6 +170,13 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
       return fail(ctx, "no_answer", `lb-endpoint@${m.lb}`, "the node's load-balancer endpoint forwards nothing here");
     }
     const next = topo.netns.get(m.netns!)!;
+    const l3Child = next.kind === "host" && nextHop !== dst ? topo.ipvlanL3.get(next.host)?.get(dst) : undefined;
+    if (l3Child !== undefined) {
+      // Addressed to the host's MAC, for an address of one of its ipvlan L3 children: the master hands it over by address.
+      ctx.hops.push({ at: label(next), note: `→ ${label(topo.netns.get(l3Child)!)} (ipvlan L3 master delivers by destination address)` });
+      cur = topo.netns.get(l3Child)!;
+      continue;
+    }
     if (nextHop !== dst) {
       // A gateway: only a host forwards, and only what leaves a Docker bridge (masqueraded). New
       // connections from outside into a bridge are dropped by Docker's FORWARD rules (published ports excepted).
@@ -299,10 +334,15 @@ function deliverInDomain(ctx: Ctx, sender: Netns, iface: Iface, d: Domain, nextH
       // or shim receives through its parent NIC.
       const rxNic = recvIface?.kind === "nic" ? recvIface : recvIface?.parent !== undefined ? topo.netns.get(hostNetns(recvHost))?.ifaces.find((i) => i.kind === "nic" && i.name === recvIface.parent) : undefined;
       if (rxNic && size > rxNic.mtu) return { failure: fail(ctx, "mtu", here, `${recvHost}'s ${rxNic.name} (MTU ${rxNic.mtu}) drops the ${size}-byte frame`) };
-      const senderMacFilter = (senderChild || iface.kind === "shim") ? macFilter(host(ctx, senderHost)) : undefined;
-      if (senderMacFilter) return { failure: fail(ctx, "mac_filter", here, `${senderMacFilter} drops frames from the macvlan MAC of ${here}`) };
-      const recvMacFilter = (recvChild || recvIface?.kind === "shim") ? macFilter(host(ctx, recvHost)) : undefined;
-      if (recvMacFilter) return { failure: fail(ctx, "mac_filter", here, `${recvMacFilter} does not deliver frames for the macvlan MAC of ${memberLabel(ctx, m)}`) };
+      // An ipvlan child (or ipvlan shim) sends with its parent's MAC, so MAC filters pass it; only IP-level
+      // anti-spoofing (public clouds, Neutron port security) drops its addresses.
+      const filterFor = (i: Iface | undefined, h: string) =>
+        i?.kind === "macvlan" || (i?.kind === "shim" && i.driver !== "ipvlan") ? { by: macFilter(host(ctx, h)), what: "macvlan MAC" }
+          : i?.kind === "ipvlan" || i?.kind === "shim" ? { by: ipSpoofFilter(host(ctx, h)), what: "ipvlan address" } : undefined;
+      const sf = filterFor(iface, senderHost);
+      if (sf?.by) return { failure: fail(ctx, "mac_filter", here, `${sf.by} drops frames from the ${sf.what} of ${here}`) };
+      const rf = filterFor(recvIface, recvHost);
+      if (rf?.by) return { failure: fail(ctx, "mac_filter", here, `${rf.by} does not deliver frames for the ${rf.what} of ${memberLabel(ctx, m)}`) };
       // Flow checks for what is addressed to the receiving host itself happen at local delivery.
       const proto: FlowProto = ctx.probe.proto;
       if (state.flowBlocked(senderHost, recvHost, proto, ctx.probe.port)) return { failure: fail(ctx, "firewall", here, `a fault blocks ${proto}${ctx.probe.port ? `/${ctx.probe.port}` : ""} from ${senderHost} to ${recvHost}`) };
@@ -341,6 +381,17 @@ export function macFilter(h: Host): string | undefined {
   // Neutron port security is on by default and drops frames from MACs the port does not own.
   if (p.kind === "openstack" && p.promiscuous !== "accept") return "OpenStack Neutron port security (anti-spoofing)";
   if ((p.kind === "virtualbox" || p.kind === "kvm") && p.promiscuous === "reject") return `the ${p.kind} virtual switch (promiscuous mode off)`;
+  return undefined;
+}
+
+/**
+ * Who drops packets from addresses the platform did not assign to the VM's NIC: the public clouds' anti-spoofing
+ * and Neutron port security check source addresses too, so ipvlan's shared MAC does not get its containers past them.
+ */
+export function ipSpoofFilter(h: Host): string | undefined {
+  const p = h.platform;
+  if (PUBLIC_CLOUDS.includes(p.kind) && p.sourceCheck !== false) return `${p.kind.toUpperCase()}'s virtual network (source address check)`;
+  if (p.kind === "openstack" && p.promiscuous !== "accept") return "OpenStack Neutron port security (anti-spoofing)";
   return undefined;
 }
 

@@ -29,7 +29,7 @@ const DOCKER_KEYS = ["version", "bridge", "gwbridge"];
 const BRIDGE_KEYS = ["subnet", "gateway", "mtu"];
 const FIREWALL_KEYS = ["inbound", "icmp", "allow"];
 const RULE_KEYS = ["proto", "port", "from"];
-const PLATFORM_KEYS = ["kind", "promiscuous", "forged_transmits", "mac_spoofing", "vswitch"];
+const PLATFORM_KEYS = ["kind", "promiscuous", "forged_transmits", "mac_spoofing", "vswitch", "source_check"];
 const SHIM_KEYS = ["name", "parent", "type", "address", "routes"];
 const UNDERLAY_KEYS = ["vxlan_ports"];
 const SSH_KEYS = ["address", "port", "user", "key_file", "agent", "passphrase_env", "password_env", "sudo", "jump"];
@@ -400,12 +400,14 @@ class PlanReader {
     const forgedTransmits = p?.str("forged_transmits", { oneOf: ["accept", "reject"] }) as Platform["forgedTransmits"];
     const macSpoofing = p?.bool("mac_spoofing");
     const vswitch = p?.str("vswitch", { oneOf: ["standard", "distributed"] }) as Platform["vswitch"];
+    const sourceCheck = p?.bool("source_check");
     return {
       kind, path: p?.path ?? o.at("platform"),
       ...(promiscuous ? { promiscuous } : {}),
       ...(forgedTransmits ? { forgedTransmits } : {}),
       ...(macSpoofing !== undefined ? { macSpoofing } : {}),
       ...(vswitch ? { vswitch } : {}),
+      ...(sourceCheck !== undefined ? { sourceCheck } : {}),
     };
   }
 

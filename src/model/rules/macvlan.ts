@@ -3,9 +3,13 @@
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, overlaps, type Cidr } from "../ip.js";
 import { baseNic, vlanId } from "../net/topology.js";
-import { macFilter } from "../net/trace.js";
+import { ipSpoofFilter, macFilter } from "../net/trace.js";
 import { instanceOn, PUBLIC_CLOUDS, shimDriver, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
 import { listOf, type RuleContext } from "./context.js";
+
+function isL3(n: Network): boolean {
+  return n.driver === "ipvlan" && (n.mode === "l3" || n.mode === "l3s");
+}
 
 function macvlans(ctx: RuleContext): Network[] {
   return ctx.plan.networks.filter((n) => n.driver === "macvlan" || n.driver === "ipvlan");
@@ -235,6 +239,9 @@ function macvlanPoolTakesOthers(ctx: RuleContext): Diagnostic[] {
 export function macvlanGatewayAbsent(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const n of macvlans(ctx)) {
+    // ipvlan L3 children have no gateway: Docker gives them a default route through the interface and the
+    // master's namespace routes for them (docker docs, ipvlan L3 mode), so nothing on the segment needs it.
+    if (isL3(n)) continue;
     const missingOn: string[] = [];
     let gw: number | undefined;
     let subnet: Cidr | undefined;
@@ -272,6 +279,20 @@ export function macvlanGatewayAbsent(ctx: RuleContext): Diagnostic[] {
 export function macvlanUnderlay(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const n of ctx.plan.networks) {
+    if (n.driver === "ipvlan") {
+      // ipvlan children use the parent's MAC, so only address checks stop them (the simulator's ipSpoofFilter).
+      for (const inst of n.instances) {
+        const h = inst.host ? ctx.index.hosts.get(inst.host) : undefined;
+        const filter = h ? ipSpoofFilter(h) : undefined;
+        if (!h || !filter) continue;
+        out.push(diag("macvlan_cloud_mac_filter", {
+          path: h.platform.path, host: h.name,
+          message: `ipvlan "${n.name}" on ${h.name}: ${filter} drops packets from container addresses not assigned to the VM's NIC; containers reach nothing beyond the host`,
+          hint: h.platform.kind === "openstack" ? "Add allowed-address-pairs for the containers' addresses (then say promiscuous: accept), or use an overlay." : "Turn the provider's source/destination check off for the NIC and route the containers' subnet to the VM in the cloud's route table (then say source_check: false), or use an overlay.",
+        }));
+      }
+      continue;
+    }
     if (n.driver !== "macvlan") continue;
     for (const inst of n.instances) {
       const h = inst.host ? ctx.index.hosts.get(inst.host) : undefined;
@@ -282,7 +303,7 @@ export function macvlanUnderlay(ctx: RuleContext): Diagnostic[] {
       out.push(diag(cloud ? "macvlan_cloud_mac_filter" : "macvlan_promiscuous_required", {
         path: h.platform.path, host: h.name,
         message: `macvlan "${n.name}" on ${h.name}: ${filter} drops frames of container MAC addresses${cloud ? "; containers reach nothing beyond the host" : ""}`,
-        hint: h.platform.kind === "openstack" ? "Disable port security on the port or add allowed-address-pairs for the containers' MACs/IPs (then say promiscuous: accept), or use an overlay." : cloud ? "On a public cloud use an overlay, or ipvlan L3 with routes in the VPC route table." : h.platform.kind === "hyperv" ? "Enable MAC address spoofing on the VM's network adapter." : "Set the port group's security policy: promiscuous mode Accept and forged transmits Accept.",
+        hint: h.platform.kind === "openstack" ? "Disable port security on the port or add allowed-address-pairs for the containers' MACs/IPs (then say promiscuous: accept), or use an overlay." : cloud ? "On a public cloud use an overlay, or ipvlan L3 with the container subnet routed to the VM in the VPC route table and the source/destination check off (then say source_check: false)." : h.platform.kind === "hyperv" ? "Enable MAC address spoofing on the VM's network adapter." : "Set the port group's security policy: promiscuous mode Accept and forged transmits Accept.",
       }));
     }
   }
@@ -295,6 +316,7 @@ export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
   const byHost = new Map<string, string[]>();
   // Whether the other hosts reach them directly: only when the macvlan subnet is on the parent's LAN.
   const onLan = new Map<string, boolean>();
+  const driverOn = new Map<string, Set<string>>();
   for (const c of ctx.plan.containers) {
     for (const a of c.attachments) {
       const n = ctx.index.networks.get(a.network);
@@ -306,15 +328,21 @@ export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
       const list = byHost.get(c.host) ?? [];
       list.push(c.name);
       byHost.set(c.host, list);
+      const kind = isL3(n) ? "ipvlan L3" : n.driver;
+      driverOn.set(c.host, (driverOn.get(c.host) ?? new Set()).add(kind));
       const nic = h.nics.find((x) => x.name === baseNic(inst.parent!));
-      onLan.set(c.host, (onLan.get(c.host) ?? true) && nic !== undefined && overlaps(nic.cidr, inst.subnet));
+      // L3 children answer no ARP: even on the LAN's subnet other hosts need a route via this host.
+      onLan.set(c.host, (onLan.get(c.host) ?? true) && kind !== "ipvlan L3" && nic !== undefined && overlaps(nic.cidr, inst.subnet));
     }
   }
   for (const [host, names] of byHost) {
+    const kinds = [...driverOn.get(host)!];
+    const kind = kinds.join("/");
+    const l3 = kinds.includes("ipvlan L3");
     out.push(diag("macvlan_host_isolation", {
       path: ctx.index.hosts.get(host)!.path, host,
-      message: `${host} cannot reach its own macvlan container${names.length > 1 ? "s" : ""} ${listOf(names)}${onLan.get(host) ? " (other hosts on the LAN can)" : " (other hosts only through a router that routes the macvlan subnet: it is not their LAN's)"}`,
-      hint: "Add a macvlan shim on the host (hosts[].shims) if the host itself must talk to them.",
+      message: `${host} cannot reach its own ${kind} container${names.length > 1 ? "s" : ""} ${listOf(names)}${onLan.get(host) ? " (other hosts on the LAN can)" : l3 ? ` (other hosts only through a route to their addresses via ${host}: L3 children answer no ARP)` : ` (other hosts only through a router that routes the ${kind} subnet: it is not their LAN's)`}`,
+      hint: `Add a ${kinds.some((k) => k.startsWith("ipvlan")) ? "shim (hosts[].shims; it takes the ipvlan driver and mode of the network on its parent)" : "macvlan shim on the host (hosts[].shims)"} if the host itself must talk to them.`,
     }));
   }
   return out;
