@@ -190,10 +190,10 @@ export const CODES = {
   }),
   swarm_advertise_not_local: c({
     severity: "error", family: "swarm",
-    title: "The Swarm advertise address is not an address of the host and no listen address is given.",
-    why: "Docker cannot infer which interface to listen on: 'must specify a listening address because the address to advertise is not recognized as a system address'.",
-    fix: "Add listen_addr (a local address), and make sure peers can route to the advertised address.",
-    source: "moby/moby#27647.",
+    title: "The Swarm advertise address is not an address of the host: no listen address is given, or nothing on the host's LAN holds it.",
+    why: "Docker cannot infer which interface to listen on: 'must specify a listening address because the address to advertise is not recognized as a system address'. A joining manager whose advertised address the leader cannot reach is refused: 'could not connect to prospective new cluster member using its advertised address'.",
+    fix: "Add listen_addr (a local address), and make sure peers can route to the advertised address; on the host's own LAN advertise its own address.",
+    source: "moby/moby#27647; moby/swarmkit manager/state/raft (checkHealth before adding a member).",
   }),
   swarm_no_manager_reachable: c({
     severity: "error", family: "swarm",
@@ -301,6 +301,13 @@ export const CODES = {
     why: "Consul refuses to start: 'Multiple private IPv4 addresses found. Please configure one with bind and/or advertise'. On a host-network agent every Docker bridge (docker0, docker_gwbridge) counts.",
     fix: "Set bind_addr and advertise_addr to the host's LAN address.",
     source: "hashicorp/consul#11453; gliderlabs/docker-consul#130.",
+  }),
+  consul_advertise_unreachable: c({
+    severity: "error", family: "consul",
+    title: "A Consul agent advertises an address on its own LAN that no host or router holds.",
+    why: "Other agents send gossip and (to servers) Raft RPCs to the advertised address, not the bind address: aimed at nobody, the agent is marked failed and a server never counts towards quorum. On the host's own subnet this is a typo, not NAT.",
+    fix: "Advertise the host's own LAN address; advertise may differ from bind only behind NAT.",
+    source: "Consul agent configuration docs (advertise_addr); hashicorp/consul#2120.",
   }),
   consul_bind_not_local: c({
     severity: "error", family: "consul",

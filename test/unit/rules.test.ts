@@ -204,6 +204,12 @@ const ROWS: Row[] = [
     good: `${two()}\nswarm: { nodes: [{ host: a, advertise_addr: 192.168.1.11 }] }`,
   },
   {
+    code: "swarm_advertise_not_local",
+    why: "a joining manager advertising a typo on its own LAN (the leader's health check refuses the join)",
+    bad: three + swarm3.replace("advertise_addr: 192.168.1.12", "advertise_addr: 192.168.1.112"),
+    good: three + swarm3,
+  },
+  {
     code: "overlay_not_attachable",
     bad: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: x, host: b, networks: [o] }]`,
     good: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: x, host: b, networks: [o] }]`,
@@ -273,6 +279,11 @@ const ROWS: Row[] = [
     why: "an agent on a Docker network binding its host's LAN address",
     bad: two() + "networks: [{ name: cn, driver: bridge, subnet: 172.30.0.0/24, hosts: [a] }]\nconsul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, network: { network: cn, ip: 172.30.0.10 } }\n",
     good: two() + "networks: [{ name: cn, driver: bridge, subnet: 172.30.0.0/24, hosts: [a] }]\nconsul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 172.30.0.10, network: { network: cn, ip: 172.30.0.10 } }\n",
+  },
+  {
+    code: "consul_advertise_unreachable",
+    bad: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, advertise_addr: 192.168.1.111 }\n",
+    good: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, advertise_addr: 192.168.1.11 }\n",
   },
   { code: "consul_retry_join_unknown", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", start_join: [192.168.1.99]"), good: three + consul3() },
   { code: "consul_leave_on_terminate", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", leave_on_terminate: true"), good: three + consul3() },

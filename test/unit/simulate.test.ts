@@ -389,3 +389,30 @@ consul:
     expect(r.message).toMatch(/listen tcp 192\.168\.1\.71:8301: bind: cannot assign requested address/);
   });
 });
+
+describe("a manager joins only if the leader reaches its advertised address (swarmkit health-checks it first)", () => {
+  const plan = (adv: string) => `
+crosshost: 1
+name: t-adv
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 192.168.1.11/24 }] }
+  - { name: b, nics: [{ name: eth0, address: 192.168.1.12/24 }] }
+  - { name: c, nics: [{ name: eth0, address: 192.168.1.13/24 }] }
+swarm:
+  nodes:
+    - { host: a, role: manager, advertise_addr: 192.168.1.11 }
+    - { host: b, role: manager, advertise_addr: ${adv} }
+    - { host: c, role: manager, advertise_addr: 192.168.1.13 }
+`;
+  it("a typo is refused at join, and the swarm keeps its quorum with the others", () => {
+    const s = simulate(plan("192.168.1.112"));
+    const join = s.results.find((r) => r.id === "swarm_join@b")!;
+    expect(join.status).toBe("failed");
+    expect(join.message).toMatch(/could not connect to prospective new cluster member using its advertised address 192\.168\.1\.112:2377/);
+    expect(s.results.find((r) => r.id === "swarm_join@c")!.status).not.toBe("failed");
+    expect(s.obs.swarm!.leader).toBe("a");
+  });
+  it("the right address joins", () => {
+    expect(simulate(plan("192.168.1.12")).results.filter((r) => r.status === "failed")).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, isConsulPrivate, parseIp, type Ip } from "../ip.js";
 import type { ConsulAgent } from "../plan.js";
-import { listOf, type RuleContext } from "./context.js";
+import { onOwnLanUnheld, listOf, type RuleContext } from "./context.js";
 
 /** bootstrap_expect 1 is rewritten to bootstrap mode before anything else (agent/config builder). */
 export function inBootstrapMode(a: ConsulAgent): boolean {
@@ -150,6 +150,13 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
           hint: `Bind 0.0.0.0 with advertise_addr set, give the agent a fixed ip on ${a.network.network} and bind that (${mine.map(formatIp).join(", ")} now), or run it with network: host.`,
         }));
       }
+    }
+    if (a.advertiseAddr !== undefined && a.network === "host" && !h.nics.some((n) => n.ip === a.advertiseAddr) && onOwnLanUnheld(ctx, a.host, a.advertiseAddr)) {
+      out.push(diag("consul_advertise_unreachable", {
+        path: a.path, host: a.host,
+        message: `${a.name} advertises ${formatIp(a.advertiseAddr)}, which is on ${a.host}'s LAN but held by no host or router there: other agents gossip${a.server ? " and send Raft traffic" : ""} to an address nobody answers`,
+        hint: `Advertise ${a.host}'s own address (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).`,
+      }));
     }
     if (a.advertiseAddr !== undefined || a.bindAddr !== undefined) continue;
     const seen: { ip: Ip; where: string }[] = [];

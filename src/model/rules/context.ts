@@ -1,6 +1,6 @@
 // What every rule gets: the plan, its indexes, the predicted addresses and the topology, each built once.
 import type { Diagnostic } from "../diagnostics.js";
-import { formatIp, type Ip } from "../ip.js";
+import { contains, formatIp, type Ip } from "../ip.js";
 import { allocateAddresses, type Allocation } from "../net/ipam.js";
 import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
 import { indexPlan, type AddressRef, type Container, type Endpoint, type Host, type Plan, type PlanIndex, type Target } from "../plan.js";
@@ -94,4 +94,16 @@ export function targetLabel(t: Target): string {
 export function listOf(xs: readonly string[], max = 3): string {
   if (xs.length <= max) return xs.length <= 1 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`;
   return `${xs.slice(0, max).join(", ")} and ${xs.length - max} more`;
+}
+
+/**
+ * The address lies in one of the host's NIC subnets and nothing on that NIC's segment (host NIC, shim, router)
+ * holds it: as an advertise address, a typo rather than NAT, and nobody reaches it.
+ */
+export function onOwnLanUnheld(ctx: RuleContext, host: string, ip: Ip): boolean {
+  const h = ctx.index.hosts.get(host);
+  const nic = h?.nics.find((n) => contains(n.cidr, ip));
+  if (!h || !nic) return false;
+  const dom = ctx.topo.nicDomain.get(`${host}/${nic.name}`);
+  return dom !== undefined && !(ctx.topo.domains.get(dom)?.members.has(ip) ?? false);
 }

@@ -2,7 +2,7 @@
 // lazily created overlays on workers, and the data-path port against the underlay's own VXLAN.
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, isGlobalUnicast } from "../ip.js";
-import { listOf, type RuleContext } from "./context.js";
+import { listOf, onOwnLanUnheld, type RuleContext } from "./context.js";
 
 /** Docker recommends at most seven managers (docs.docker.com/engine/swarm/admin_guide/). */
 const MAX_MANAGERS = 7;
@@ -96,6 +96,14 @@ export function swarmAdvertise(ctx: RuleContext): Diagnostic[] {
         path: [...node.path, "advertise_addr"], host: h.name,
         message: `advertise address ${formatIp(node.advertiseAddr)} is not an address of ${h.name}, and no listen_addr is given`,
         hint: `Add listen_addr: ${h.nics[0] ? formatIp(h.nics[0].ip) : "<a local address>"} (Docker cannot tell which interface to listen on).`,
+      }));
+    } else if (!allNicIps.has(node.advertiseAddr) && swarm.nodes.length > 1 && onOwnLanUnheld(ctx, h.name, node.advertiseAddr)) {
+      // On the host's own LAN and held by nothing there: a typo, not NAT. A joining manager is refused by the
+      // leader's health check on that address (swarmkit raft checkHealth); peers never reach a worker there.
+      out.push(diag("swarm_advertise_not_local", {
+        path: [...node.path, "advertise_addr"], host: h.name,
+        message: `${h.name} advertises ${formatIp(node.advertiseAddr)}, which is on its own LAN but held by no host or router there: ${node.role === "manager" && !isInit ? "the leader cannot reach it and refuses the join" : "peers cannot reach it"}`,
+        hint: `Advertise one of ${h.name}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).`,
       }));
     } else if (!allNicIps.has(node.advertiseAddr) && swarm.nodes.length > 1) {
       out.push(diag("swarm_advertise_not_local", {
@@ -204,3 +212,4 @@ export function vxlanPortConflict(ctx: RuleContext): Diagnostic[] {
     hint: "Choose another data_path_port at swarm init (e.g. 7789); it cannot change later.",
   })];
 }
+

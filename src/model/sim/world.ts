@@ -179,7 +179,18 @@ export class World implements NetState {
         if (!path.ok) return this.failed(step, `Timeout was reached before node joined (${path.reason})`);
         if (!this.swarmLeader) return this.failed(step, "The swarm does not have a leader");
         this.swarmMembers.set(step.host, { role: step.role, order: this.swarmMembers.size });
-        if (step.role === "manager") this.managers.push(step.host);
+        if (step.role === "manager") {
+          // Before adding a manager to Raft, the leader health-checks it on its advertised address (the joiner
+          // already listens on 2377); one it cannot reach is refused and the cluster keeps its members (swarmkit
+          // raft.go checkHealth and TestRaftJoinWithIncorrectAddress; users meet it as a firewall on the joiner).
+          const adv = this.managerAddr(step.host);
+          const back = trace(this.topo, this, hostNetns(this.swarmLeader), adv, { proto: "tcp", port: SWARM_MANAGER_PORT, ipSize: 60, df: true });
+          if (!back.ok) {
+            this.swarmMembers.delete(step.host);
+            return this.failed(step, `manager stopped: can't initialize raft node: rpc error: code = Unknown desc = could not connect to prospective new cluster member using its advertised address ${formatIp(adv)}:${SWARM_MANAGER_PORT} (${back.reason})`);
+          }
+          this.managers.push(step.host);
+        }
         return this.ok(step, `joined the swarm as a ${step.role}`);
       }
       case "network_create": {
