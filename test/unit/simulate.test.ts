@@ -416,3 +416,12 @@ swarm:
     expect(simulate(plan("192.168.1.12")).results.filter((r) => r.status === "failed")).toEqual([]);
   });
 });
+
+describe("a shim that exists but does not route to the container is named, not asked for", () => {
+  it("says which address to add to the shim's routes", () => {
+    const text = readFileSync(new URL("../../src/scenarios/macvlan.yaml", import.meta.url), "utf8").replace("routes: [192.168.1.128/27]", "routes: []");
+    const r = simulate(text).probe({ from: "host:docker-71", to: "box1" });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/its shim mvshim has no route to 192\.168\.1\.128: add it to the shim's routes/);
+  });
+});

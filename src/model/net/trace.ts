@@ -315,7 +315,13 @@ function deliverInDomain(ctx: Ctx, sender: Netns, iface: Iface, d: Domain, nextH
             ctx.hops.push({ at: here, note: `→ ${memberLabel(ctx, m)} through its shim ${shim.name} (the host answers ARP for its addresses on any interface)` });
             return { member: m };
           }
-          return { failure: fail(ctx, "isolation", here, `${host(ctx, senderHost).name}'s ${senderParent} and its own macvlan children cannot talk (kernel macvlan parent isolation); add a macvlan shim`) };
+          // A shim that exists but is not used: the route to the child goes through the parent, not the shim.
+          const idle = topo.netns.get(hostNetns(senderHost))?.ifaces.find((i) => i.kind === "shim" && baseNicName(i.parent) === senderParent);
+          const kind = iface.kind === "ipvlan" || recvIface?.kind === "ipvlan" ? "ipvlan" : "macvlan";
+          const fix = idle
+            ? `its shim ${idle.name} has no route to ${senderIsChild ? formatIp(iface.ip) : formatIp(nextHop)}: add it to the shim's routes`
+            : `add a ${kind} shim`;
+          return { failure: fail(ctx, "isolation", here, `${host(ctx, senderHost).name}'s ${senderParent} and its own ${kind} children cannot talk (kernel ${kind} parent isolation); ${fix}`) };
         }
         if (senderIsChild && recvIsChild) {
           const mode = modeOf(ctx, iface) ?? modeOf(ctx, recvIface);
@@ -518,4 +524,8 @@ function publishedTarget(ctx: Ctx, hostName: string, dst: Ip): TraceResult | und
     }
   }
   return undefined;
+}
+
+function baseNicName(parent: string | undefined): string | undefined {
+  return parent?.split(".")[0];
 }

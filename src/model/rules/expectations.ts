@@ -1,5 +1,6 @@
 // Expectations that the plan itself rules out, found before anything runs.
 import { diag, type Diagnostic } from "../diagnostics.js";
+import { formatIp } from "../ip.js";
 import { resolveName } from "../net/dns.js";
 import { ALL_UP, pingProbe, trace } from "../net/trace.js";
 import { endpointLabel, endpointNetns, targetAddress, targetLabel, type RuleContext } from "./context.js";
@@ -27,8 +28,10 @@ export function expectationFindings(ctx: RuleContext): Diagnostic[] {
         if (res.code === "isolation" || (!res.ok && ownMacvlanChild(ctx, e.from.host, e.to))) {
           out.push(diag("macvlan_host_isolation", {
             severity: "error", path: e.path, host: e.from.host,
-            message: `${endpointLabel(e.from)} is expected to reach ${targetLabel(e.to)}, its own macvlan container: the kernel never passes that traffic`,
-            hint: "Add a macvlan shim on the host (hosts[].shims: [{ parent, address, routes }]).",
+            message: `${endpointLabel(e.from)} is expected to reach ${targetLabel(e.to)}, its own macvlan container: the kernel never passes that traffic${ctx.index.hosts.get(e.from.host)?.shims.length ? " outside a shim, and no shim routes it" : ""}`,
+            hint: ctx.index.hosts.get(e.from.host)?.shims.length
+              ? `Add ${formatIp(ip)}/32 (or the host's ip_range) to the routes of ${e.from.host}'s shim (hosts[].shims[].routes).`
+              : "Add a macvlan shim on the host (hosts[].shims: [{ parent, address, routes }]).",
           }));
         }
         continue;
