@@ -42,7 +42,7 @@ export function simulate(source: string | Plan, faults: string[] = [], opts: { c
   })));
   const n = steps.filter((s) => s.kind === "fault").length;
   const all = [...steps, ...extra.map((s) => ({ ...s, id: `cli-${n}-${s.id}` }) as Step)];
-  const world = new World(plan, plan.containers, opts);
+  const world = new World(plan, undefined, opts);
   const results = all.map((s) => world.apply(s));
   const obs = world.observe(observationProbes(plan));
   return {

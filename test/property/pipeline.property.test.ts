@@ -76,7 +76,7 @@ describe(`pipeline on mutated real plans (fast-check seed ${SEED})`, () => {
         if (!plan) return;
         const steps = compileSteps(plan);
         for (const s of steps) renderStep(s, { plan: plan.name });
-        const world = new World(plan, plan.containers);
+        const world = new World(plan);
         for (const s of steps) world.apply(s);
         const obs = world.observe(observationProbes(plan));
         evaluateExpectations(plan, obs);

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseIp } from "../../src/model/ip.js";
 import { trace } from "../../src/model/net/trace.js";
 import { simulate } from "../helpers/sim.js";
+import { validateText } from "../../src/model/validate.js";
 
 const leaderOf = (obs: ReturnType<typeof simulate>["obs"]) => new Set(Object.values(obs.consul ?? {}).filter((a) => a.running).map((a) => a.leader));
 
@@ -423,5 +424,115 @@ describe("a shim that exists but does not route to the container is named, not a
     const r = simulate(text).probe({ from: "host:docker-71", to: "box1" });
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/its shim mvshim has no route to 192\.168\.1\.128: add it to the shim's routes/);
+  });
+});
+
+describe("an answer from someone else with the same address is not an answer from the target", () => {
+  const plan = `
+crosshost: 1
+name: t-same-ip
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+  - { name: h2, nics: [{ name: eth0, address: 192.168.1.72/24 }] }
+containers:
+  - { name: a, host: h1, image: busybox }
+  - { name: b, host: h2, image: busybox }
+`;
+  it("b pinging a's 172.17.0.2 reaches only itself (each host's docker0 hands out .2)", () => {
+    const r = simulate(plan).probe({ from: "b", to: "a" });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/172\.17\.0\.2 is also the address of b on h2: b's packet ends there and never reaches a/);
+  });
+  it("h2 reaching 172.17.0.2 reaches its own b, not a", () => {
+    const r = simulate(plan).probe({ from: "host:h2", to: "a" });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/also the address of b on h2/);
+  });
+  it("h1 reaches its own a", () => {
+    expect(simulate(plan).probe({ from: "host:h1", to: "a" }).ok).toBe(true);
+  });
+});
+
+describe("Consul agents on Docker networks are known by their own addresses", () => {
+  const macvlan = `
+crosshost: 1
+name: t-agent-macvlan
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24, gateway: 192.168.1.1 }] }
+  - { name: h2, nics: [{ name: eth0, address: 192.168.1.72/24, gateway: 192.168.1.1 }] }
+networks:
+  - { name: lan, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: h1, ip_range: 192.168.1.128/27 }, { host: h2, ip_range: 192.168.1.160/27 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, client_addr: 0.0.0.0, network: { network: lan, ip: 192.168.1.140 } }
+    - { name: c2, host: h2, retry_join: [192.168.1.140], network: { network: lan, ip: 192.168.1.170 } }
+expect:
+  - consul_leader: s1
+`;
+  it("a join to a macvlan agent's own address is valid, needs no published port, and the leader is named", () => {
+    const v = validateText(macvlan, "p.yaml");
+    expect(v.diagnostics.filter((d) => d.severity !== "info").map((d) => `${d.code}: ${d.message}`)).toEqual([]);
+    const s = simulate(macvlan);
+    expect(s.obs.consul!["c2"]!.members["s1"]).toBe("alive");
+    expect(s.expectations.every((e) => e.ok)).toBe(true);
+  });
+
+  it("agents on an overlay with neither bind nor advertise see two private addresses and exit, as Consul does", () => {
+    const overlay = `
+crosshost: 1
+name: t-agent-overlay
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+  - { name: h2, nics: [{ name: eth0, address: 192.168.1.72/24 }] }
+  - { name: h3, nics: [{ name: eth0, address: 192.168.1.73/24 }] }
+swarm: { managers: [h1, h2, h3] }
+networks: [{ name: cons, driver: overlay, attachable: true, subnet: 10.20.0.0/24 }]
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, network: { network: cons, ip: 10.20.0.11 } }
+`;
+    const r = simulate(overlay).results.find((x) => x.id === "consul_agent:s1")!;
+    expect(r.status).toBe("failed");
+    expect(r.message).toMatch(/Multiple private IPv4 addresses found/);
+    const fixed = simulate(overlay.replace("network: { network: cons", "bind_addr: 10.20.0.11, network: { network: cons"));
+    expect(fixed.results.find((x) => x.id === "consul_agent:s1")!.status).not.toBe("failed");
+  });
+
+  it("an agent on the default bridge that advertises its container address: joined through the published port, then seen failed", () => {
+    const bridge = `
+crosshost: 1
+name: t-agent-bridge
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+  - { name: h2, nics: [{ name: eth0, address: 192.168.1.72/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, client_addr: 0.0.0.0, bind_addr: 0.0.0.0, network: { network: bridge, publish: ["8300:8300", "8301:8301", "8301:8301/udp"] } }
+    - { name: c2, host: h2, bind_addr: 192.168.1.72, retry_join: [192.168.1.71] }
+`;
+    const v = validateText(bridge, "p.yaml");
+    expect(v.diagnostics.map((d) => d.code)).toContain("consul_advertise_unreachable");
+    expect(v.diagnostics.map((d) => d.code)).not.toContain("consul_retry_join_unknown");
+    const s = simulate(bridge);
+    expect(s.obs.consul!["c2"]!.members["s1"]).toBe("failed");
+    expect(s.obs.consul!["s1"]!.members["c2"]).toBe("alive");
+    const fixed = simulate(bridge.replace("bind_addr: 0.0.0.0,", "bind_addr: 0.0.0.0, advertise_addr: 192.168.1.71,"));
+    expect(fixed.obs.consul!["c2"]!.members["s1"]).toBe("alive");
+  });
+
+  it("agents start before the plan's containers, so they take the first bridge addresses", () => {
+    const s = simulate(`
+crosshost: 1
+name: t-order
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+containers:
+  - { name: web, host: h1, image: busybox }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, client_addr: 0.0.0.0, network: { network: bridge } }
+`);
+    expect(s.world.allocation.addresses.get("s1", "bridge")).toBe(parseIp("172.17.0.2"));
+    expect(s.world.allocation.addresses.get("web", "bridge")).toBe(parseIp("172.17.0.3"));
   });
 });

@@ -10,7 +10,7 @@ export class SimDriver implements Driver {
   private world: World;
 
   constructor(private readonly plan: Plan, private readonly options: WorldOptions = {}) {
-    this.world = new World(plan, plan.containers, options);
+    this.world = new World(plan, undefined, options);
   }
 
   async apply(step: Step): Promise<StepResult> {
@@ -22,7 +22,7 @@ export class SimDriver implements Driver {
   }
 
   async teardown(): Promise<void> {
-    this.world = new World(this.plan, this.plan.containers, this.options);
+    this.world = new World(this.plan, undefined, this.options);
   }
 
   /** The world, for explanations (hop-by-hop traces). */

@@ -111,10 +111,18 @@ export function instanceFor(n: Network, host: string): NetworkInstance | undefin
 }
 
 /**
- * Predicts every container's addresses, containers taken in `order` (the order their steps run; the
- * plan order by default). Problems (an address already in use, an exhausted pool) are returned, not thrown.
+ * The order containers start in, as compileSteps runs them: Consul agents first, then the plan's containers in
+ * plan order. IPAM hands out addresses in start order (first free address), so this is what fixes who gets .2.
  */
-export function allocateAddresses(plan: Plan, order: readonly Container[] = plan.containers): Allocation {
+export function startOrder(plan: Plan): Container[] {
+  return [...plan.containers.filter((c) => c.agent !== undefined), ...plan.containers.filter((c) => c.agent === undefined)];
+}
+
+/**
+ * Predicts every container's addresses, containers taken in `order` (the order their steps run;
+ * startOrder by default). Problems (an address already in use, an exhausted pool) are returned, not thrown.
+ */
+export function allocateAddresses(plan: Plan, order: readonly Container[] = startOrder(plan)): Allocation {
   const networks = new Map(plan.networks.map((n) => [n.name, n] as const));
   const pools = new Map<string, InstancePool>();
   const pool = (n: Network, host: string): InstancePool | undefined => {

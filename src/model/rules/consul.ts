@@ -2,7 +2,10 @@
 // quorum arithmetic, the advertise address an agent would pick by itself, joins, and graceful leaves.
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, isConsulPrivate, parseIp, type Ip } from "../ip.js";
-import type { ConsulAgent } from "../plan.js";
+import type { ConsulAgent, PlanIndex } from "../plan.js";
+import type { Allocation } from "../net/ipam.js";
+import { hostNetns, type Topology } from "../net/topology.js";
+import { ALL_UP, trace } from "../net/trace.js";
 import { onOwnLanUnheld, listOf, type RuleContext } from "./context.js";
 
 /** bootstrap_expect 1 is rewritten to bootstrap mode before anything else (agent/config builder). */
@@ -158,32 +161,81 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
         hint: `Advertise ${a.host}'s own address (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).`,
       }));
     }
-    if (a.advertiseAddr !== undefined || a.bindAddr !== undefined) continue;
-    const seen: { ip: Ip; where: string }[] = [];
-    if (a.network === "host") {
-      for (const n of h.nics) if (isConsulPrivate(n.ip)) seen.push({ ip: n.ip, where: n.name });
-      for (const s of h.shims) if (isConsulPrivate(s.ip)) seen.push({ ip: s.ip, where: s.name });
-      const ns = ctx.topo.netns.get(`host:${h.name}`);
-      for (const i of ns?.ifaces ?? []) if (i.kind === "bridge" && isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
-    } else {
-      const ns = ctx.topo.netns.get(`ctr:${a.name}`);
-      for (const i of ns?.ifaces ?? []) if (isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
+    if (a.network !== "host") {
+      // Other agents gossip to (and RPC) the advertised address, not the address they joined: on a Docker
+      // bridge that is the container's own address, which no other host reaches (hashicorp/consul#2120;
+      // Consul's Docker guidance: advertise the host's address and publish the ports, or use the host network).
+      const adv = agentAddress(ctx, a);
+      const from = adv === undefined ? [] : (ctx.plan.consul?.agents ?? []).filter((b) => b !== a && b.host !== a.host && b.datacenter === a.datacenter);
+      const cannot = from.filter((b) => !trace(ctx.topo, ALL_UP, b.network === "host" ? hostNetns(b.host) : `ctr:${b.name}`, adv!, { proto: "tcp", port: a.ports.serfLan, ipSize: 60, df: true }).ok);
+      if (cannot.length > 0) {
+        const hostIp = h.nics[0] ? formatIp(h.nics[0].ip) : "the host's address";
+        out.push(diag("consul_advertise_unreachable", {
+          path: a.path, host: a.host,
+          message: `${a.name} advertises ${formatIp(adv!)}, its address on Docker network "${a.network.network}", which ${listOf(cannot.map((b) => `${b.name} on ${b.host}`))} cannot reach: they see it fail${a.server ? " and never reach it for Raft" : ""}`,
+          hint: `Set advertise_addr: ${hostIp} and publish ${a.ports.serfLan}/tcp+udp${a.server ? ` and ${a.ports.server}/tcp` : ""} on it, or run the agent with network: host.`,
+        }));
+      }
     }
-    if (seen.length === 1) continue;
+    const seen = autoAddressCandidates(ctx.topo, a);
+    if (seen === undefined || seen.length === 1) continue;
+    const own = a.network === "host" ? undefined : ctx.allocation.addresses.get(a.name, a.network.network);
     out.push(diag("consul_advertise_ambiguous", {
       path: a.path, host: a.host,
       message: seen.length === 0
-        ? `${a.name} sets neither bind nor advertise and sees no private IPv4 address: "No private IPv4 address found"`
-        : `${a.name} sets neither bind nor advertise and sees ${seen.length} private addresses (${seen.map((s) => `${formatIp(s.ip)} on ${s.where}`).join(", ")}): "Multiple private IPv4 addresses found"`,
-      hint: `Set bind_addr and advertise_addr to ${h.nics[0] ? formatIp(h.nics[0].ip) : "the LAN address"}.`,
+        ? `${a.name} sets neither a bind address nor advertise and sees no private IPv4 address: "No private IPv4 address found"`
+        : `${a.name} sets neither a bind address nor advertise and sees ${seen.length} private addresses (${seen.map((s) => `${formatIp(s.ip)} on ${s.where}`).join(", ")}): "Multiple private IPv4 addresses found"`,
+      hint: a.network === "host"
+        ? `Set bind_addr and advertise_addr to ${h.nics[0] ? formatIp(h.nics[0].ip) : "the LAN address"}.`
+        : `Set bind_addr and advertise_addr to its address on ${a.network.network}${own !== undefined ? ` (${formatIp(own)}; network ip: pins it)` : ""}.`,
     }));
   }
   return out;
 }
 
-/** The address other agents use for an agent: advertise, else bind, else its host's first NIC. */
+/**
+ * The private IPv4 addresses Consul chooses among when it has neither advertise nor a specific bind address
+ * (bind 0.0.0.0 included): it takes the single one and refuses to start with none or several (consul#11453).
+ * Under --net=host every Docker bridge of the host counts; in a container, each of its interfaces
+ * (an overlay container has the overlay and docker_gwbridge). undefined: the agent names its address.
+ */
+export function autoAddressCandidates(topo: Topology, a: ConsulAgent): { ip: Ip; where: string }[] | undefined {
+  if (a.advertiseAddr !== undefined || (a.bindAddr !== undefined && a.bindAddr !== 0)) return undefined;
+  const seen: { ip: Ip; where: string }[] = [];
+  if (a.network === "host") {
+    const h = topo.index.hosts.get(a.host);
+    for (const n of h?.nics ?? []) if (isConsulPrivate(n.ip)) seen.push({ ip: n.ip, where: n.name });
+    for (const s of h?.shims ?? []) if (isConsulPrivate(s.ip)) seen.push({ ip: s.ip, where: s.name });
+    for (const i of topo.netns.get(hostNetns(a.host))?.ifaces ?? []) if (i.kind === "bridge" && isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
+  } else {
+    for (const i of topo.netns.get(`ctr:${a.name}`)?.ifaces ?? []) if (isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
+  }
+  return seen;
+}
+
+/**
+ * The agent a join to a host address lands on through a published Serf LAN port (tcp), if any: an agent on a
+ * Docker network of that host that publishes it on that address or on all of them.
+ */
+export function publishedSerfAgent(agents: readonly ConsulAgent[], index: PlanIndex, ip: Ip): ConsulAgent | undefined {
+  return agents.find((x) => x.network !== "host" && index.hosts.get(x.host)?.nics.some((n) => n.ip === ip) === true
+    && x.network.publish.some((p) => p.hostPort === x.ports.serfLan && p.containerPort === x.ports.serfLan && p.proto === "tcp" && (p.hostIp === undefined || p.hostIp === 0 || p.hostIp === ip)));
+}
+
+/** The address other agents use for an agent (advertisedAddress). */
 export function agentAddress(ctx: RuleContext, a: ConsulAgent): Ip | undefined {
-  return a.advertiseAddr ?? a.bindAddr ?? ctx.index.hosts.get(a.host)?.nics[0]?.ip;
+  return advertisedAddress(a, (h) => ctx.index.hosts.get(h)?.nics[0]?.ip, ctx.allocation);
+}
+
+/**
+ * The address an agent gives the others: advertise, else a specific bind, else its own address: the host's
+ * first NIC under --net=host, its container's address on a Docker network (Consul advertises the one private
+ * address it sees; with several it refuses to start, consul_advertise_ambiguous).
+ */
+export function advertisedAddress(a: ConsulAgent, hostIp: (host: string) => Ip | undefined, allocation: Allocation | undefined): Ip | undefined {
+  if (a.advertiseAddr !== undefined) return a.advertiseAddr;
+  if (a.bindAddr !== undefined && a.bindAddr !== 0) return a.bindAddr;
+  return a.network === "host" ? hostIp(a.host) : allocation?.addresses.get(a.name, a.network.network);
 }
 
 /** Joins must name an agent of the plan, and every agent must be joined to the others somehow. */
@@ -204,7 +256,7 @@ export function consulJoins(ctx: RuleContext): Diagnostic[] {
     for (const { t, key } of entries) {
       const host = t.replace(/:\d+$/, "");
       const ip = parseIp(host);
-      const target = ip !== undefined ? byAddr.get(ip) : byHostName.get(host);
+      const target = ip !== undefined ? byAddr.get(ip) ?? publishedSerfAgent(agents, ctx.index, ip) : byHostName.get(host);
       if (!target) {
         out.push(diag("consul_retry_join_unknown", {
           severity: ip === undefined ? "warning" : "error",

@@ -55,6 +55,9 @@ export function requiredFlows(ctx: RuleContext): FlowRequirement[] {
       const servers = agents.filter((a) => a.server).map((a) => a.host);
       for (const a of agents) {
         const others = all;
+        // On macvlan, ipvlan or an overlay the agent has an address of its own that other hosts reach directly:
+        // neither publishing nor the host's INPUT chain plays a part (the overlay's own ports are swarm flows).
+        if (a.network !== "host" && ctx.index.networks.get(a.network.network)?.driver !== "bridge") continue;
         const via = a.network === "host" ? {} : { viaPublish: { agent: a } };
         out.push({ dst: a.host, srcs: others, proto: "tcp", port: a.ports.serfLan, why: `Consul LAN gossip (${a.ports.serfLan}/tcp)`, severity: "error", path: a.path, ...via });
         out.push({ dst: a.host, srcs: others, proto: "udp", port: a.ports.serfLan, why: `Consul LAN gossip (${a.ports.serfLan}/udp)`, severity: "error", path: a.path, ...via });
@@ -112,7 +115,9 @@ export function portsBlocked(ctx: RuleContext): Diagnostic[] {
         out.push(diag("port_blocked", {
           severity: req.severity, path: [...a.path, "network"], host: a.host,
           message: `${req.why}: agent ${a.name} runs in a Docker network and ${loop ? `publishes ${what} on 127.0.0.1 only` : `does not publish ${what}${other ? ` (only ${other.proto})` : ""}`}; ${listOf(req.srcs.filter((x) => x !== req.dst))} cannot reach it`,
-          hint: `Publish it for both protocols ("${req.port}:${req.port}/tcp" and "${req.port}:${req.port}/udp"), or run the agent with network: host.`,
+          hint: req.port === a.ports.server
+            ? `Publish it ("${req.port}:${req.port}/tcp"; server RPC is TCP only), or run the agent with network: host.`
+            : `Publish it for both protocols ("${req.port}:${req.port}/tcp" and "${req.port}:${req.port}/udp"), or run the agent with network: host.`,
         }));
         continue;
       }

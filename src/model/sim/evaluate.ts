@@ -3,6 +3,8 @@ import { formatIp } from "../ip.js";
 import { probeKey, type Observation, type ProbeResult } from "../observation.js";
 import type { ConsulAgent, Expectation, Plan } from "../plan.js";
 import { expectationProbe } from "./probes.js";
+import { allocateAddresses, type Allocation } from "../net/ipam.js";
+import { advertisedAddress } from "../rules/consul.js";
 
 export interface ExpectationResult {
   readonly expectation: Expectation;
@@ -25,8 +27,8 @@ export function describeExpectation(e: Expectation): string {
   }
 }
 
-function agentAddress(plan: Plan, a: ConsulAgent): string | undefined {
-  const ip = a.advertiseAddr ?? a.bindAddr ?? plan.hosts.find((h) => h.name === a.host)?.nics[0]?.ip;
+function agentAddress(plan: Plan, a: ConsulAgent, allocation: Allocation | undefined): string | undefined {
+  const ip = advertisedAddress(a, (h) => plan.hosts.find((x) => x.name === h)?.nics[0]?.ip, allocation);
   return ip === undefined ? undefined : `${formatIp(ip)}:${a.ports.server}`;
 }
 
@@ -42,8 +44,14 @@ export function evaluateExpectations(plan: Plan, obs: Observation): ExpectationR
         return { expectation: e, text, ok, ...(ok ? {} : { detail: p.ok ? "it does reach" : p.reason ?? "unreachable" }) };
       }
       case "consul_leader": {
-        const leaders = new Set(Object.values(obs.consul ?? {}).filter((a) => a.running).map((a) => a.leader).filter((l) => l !== ""));
-        const byAddr = new Map((plan.consul?.agents ?? []).map((a) => [agentAddress(plan, a), a.name] as const));
+        // A named leader is looked for in its own datacenter: each datacenter elects its own.
+        const dc = typeof e.leader === "string" ? plan.consul?.agents.find((a) => a.name === e.leader)?.datacenter : undefined;
+        const agents = (plan.consul?.agents ?? []).filter((a) => dc === undefined || a.datacenter === dc);
+        const views = agents.map((a) => obs.consul?.[a.name]).filter((v) => v !== undefined);
+        const leaders = new Set(views.filter((a) => a.running).map((a) => a.leader).filter((l) => l !== ""));
+        const allocation = agents.some((a) => a.network !== "host") ? allocateAddresses(plan) : undefined;
+        // Only servers lead: where a client shares a server's address, the address names the server.
+        const byAddr = new Map([...agents].sort((x, y) => Number(x.server) - Number(y.server)).map((a) => [agentAddress(plan, a, allocation), a.name] as const));
         const names = [...leaders].map((l) => byAddr.get(l) ?? l);
         if (e.leader === false) return { expectation: e, text, ok: names.length === 0, ...(names.length ? { detail: `leader ${names.join(", ")}` } : {}) };
         if (e.leader === true) return { expectation: e, text, ok: names.length > 0, ...(names.length ? {} : { detail: "no agent knows a leader" }) };

@@ -7,13 +7,13 @@ import { formatIp, parseIp, type Ip } from "../ip.js";
 import { CONSUL_DEFAULT_PORTS, DEFAULT_PING_PAYLOAD, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
 import type { ClassMatrix, ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../observation.js";
 import { LARGE_PAYLOAD } from "./probes.js";
-import { allocateAddresses, type Allocation } from "../net/ipam.js";
+import { allocateAddresses, startOrder, type Allocation } from "../net/ipam.js";
 import { resolveName } from "../net/dns.js";
 import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
 import { trace, type NetState, type TraceResult } from "../net/trace.js";
 import type { FlowProto } from "../net/firewall.js";
 import { indexPlan, shimDriver, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
-import { expectOf, inBootstrapMode } from "../rules/consul.js";
+import { advertisedAddress, autoAddressCandidates, expectOf, inBootstrapMode, publishedSerfAgent } from "../rules/consul.js";
 import type { Step, StepResult } from "../steps/step.js";
 
 /** Above this many agents, member lists show only the members that are not alive (counts show all). */
@@ -82,7 +82,7 @@ export class World implements NetState {
   /** Steps without other state whose effect exists (idempotence). */
   private readonly done = new Set<string>();
 
-  constructor(readonly plan: Plan, order: readonly Container[] = plan.containers, opts: WorldOptions = {}) {
+  constructor(readonly plan: Plan, order: readonly Container[] = startOrder(plan), opts: WorldOptions = {}) {
     this.index = indexPlan(plan);
     this.allocation = allocateAddresses(plan, order);
     this.topo = buildTopology(plan, this.allocation, this.index);
@@ -248,6 +248,11 @@ export class World implements NetState {
           const n = this.index.networks.get(a.network.network);
           // The implicit networks (the default bridge) exist with the engine, as for containers.
           if (n && n.scope === "local" && !n.implicit && !this.localNets.has(`${n.name}@${a.host}`)) return this.failed(step, `network ${n.name} not found`);
+        }
+        const candidates = autoAddressCandidates(this.topo, a);
+        if (candidates !== undefined && candidates.length !== 1) {
+          s.failedStart = candidates.length === 0 ? "No private IPv4 address found" : "Multiple private IPv4 addresses found. Please configure one with 'bind' and/or 'advertise'.";
+          return this.failed(step, `agent exits: ${s.failedStart}`);
         }
         // Serf and RPC listen on bind_addr in the agent's own namespace: an address it does not have is
         // fatal at start ("bind: cannot assign requested address"), under --net=host or on a Docker network.
@@ -669,7 +674,7 @@ export class World implements NetState {
   }
 
   private agentAddr(a: ConsulAgent): Ip {
-    return a.advertiseAddr ?? a.bindAddr ?? (a.network === "host" ? this.index.hosts.get(a.host)!.nics[0]!.ip : this.allocation.addresses.get(a.name, a.network.network) ?? 0);
+    return advertisedAddress(a, (h) => this.index.hosts.get(h)?.nics[0]?.ip, this.allocation) ?? 0;
   }
 
   private agentNetns(a: ConsulAgent): NetnsId {
@@ -700,9 +705,16 @@ export class World implements NetState {
   private tryJoin(a: ConsulAgent, target: string): boolean {
     const host = target.replace(/:\d+$/, "");
     const ip = parseIp(host);
-    const t = (this.plan.consul?.agents ?? []).find((x) => (ip !== undefined ? this.agentAddr(x) === ip : x.host === host || x.name === host));
+    const agents = this.plan.consul?.agents ?? [];
+    let t = agents.find((x) => (ip !== undefined ? this.agentAddr(x) === ip : x.host === host || x.name === host));
+    let viaPublish = false;
+    if (!t && ip !== undefined) {
+      // A host address where an agent on a Docker network publishes its Serf port: the join goes through the DNAT.
+      t = publishedSerfAgent(agents, this.index, ip);
+      viaPublish = t !== undefined;
+    }
     if (!t || t.name === a.name) return false;
-    if (!this.agentReach(a, t, t.ports.serfLan, true)) return false;
+    if (viaPublish ? !this.reach(this.agentNetns(a), ip!, { proto: "tcp", port: t.ports.serfLan, ipSize: 60, df: true }) : !this.agentReach(a, t, t.ports.serfLan, true)) return false;
     this.agentState(a.name).joined.add(target);
     const ra = this.findPool(a.name), rt = this.findPool(t.name);
     if (ra !== rt) this.pool.set(ra, rt);
@@ -1147,6 +1159,15 @@ export class World implements NetState {
       if (dst === undefined) return failure(`${p.to} has no address${p.network ? ` on ${p.network}` : ""}`);
     }
     const result = trace(this.topo, this, fromNs, dst, { proto: p.proto, ...(p.port !== undefined ? { port: p.port } : {}), ipSize: (p.proto === "icmp" ? p.size : 0) + (p.proto === "icmp" ? 28 : 60), df: false });
+    // The same address can belong to someone else on the sender's side (each host's docker0 hands out
+    // 172.17.0.2; macvlan IPAM is per host): an answer from them is not an answer from the target.
+    const target = p.to.startsWith("host:") ? (p.proto === "icmp" && this.index.hosts.has(p.to.slice(5)) ? hostNetns(p.to.slice(5)) : undefined) : this.index.containers.has(p.to) ? containerNetns(this.index.containers.get(p.to)!) : undefined;
+    if (result.ok && target !== undefined && result.answeredBy !== undefined && result.answeredBy !== target) {
+      const who = this.topo.netns.get(result.answeredBy);
+      const whoLabel = who ? (who.kind === "host" ? `host ${who.host}` : `${who.container} on ${who.host}`) : result.answeredBy;
+      const reason = `${formatIp(dst)} is also the address of ${whoLabel}: ${p.from}'s packet ends there and never reaches ${p.to}`;
+      return { result: { ok: false, hops: [...result.hops, { at: p.from, note: `✗ ${reason}` }], code: "duplicate", reason }, address: formatIp(dst) };
+    }
     return { result, address: formatIp(dst) };
   }
 
