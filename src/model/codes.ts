@@ -311,8 +311,8 @@ export const CODES = {
   }),
   consul_bind_not_local: c({
     severity: "error", family: "consul",
-    title: "A host-network Consul agent binds an address its host does not have.",
-    why: "The agent cannot open its sockets ('bind: cannot assign requested address') and exits.",
+    title: "A Consul agent binds (bind_addr or client_addr) an address its own network namespace does not have.",
+    why: "The agent cannot open its sockets ('bind: cannot assign requested address') and exits. On a Docker network its namespace holds only its container addresses, never the host's.",
     fix: "Bind one of the host's own addresses; advertise may differ (NAT), bind may not.",
     source: "Consul agent configuration docs (bind_addr).",
   }),

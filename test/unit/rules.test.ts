@@ -285,6 +285,12 @@ const ROWS: Row[] = [
     bad: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, advertise_addr: 192.168.1.111 }\n",
     good: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, advertise_addr: 192.168.1.11 }\n",
   },
+  {
+    code: "consul_bind_not_local",
+    why: "a client_addr the host does not have (HTTP and DNS cannot bind)",
+    bad: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, client_addr: 10.1.1.1 }\n",
+    good: two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, client_addr: 127.0.0.1 192.168.1.11 }\n",
+  },
   { code: "consul_retry_join_unknown", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", start_join: [192.168.1.99]"), good: three + consul3() },
   { code: "consul_leave_on_terminate", bad: three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3", ", leave_on_terminate: true"), good: three + consul3() },
   {
@@ -319,6 +325,12 @@ describe.each(ROWS.map((r, i) => ({ ...r, n: i })))("rule $code $why", (row) => 
 });
 
 describe("diagnostic form", () => {
+  it("a finding on the second shim points at the second shim even when the first could not be read", () => {
+    const res = validateText(two("shims: [{ name: s1, parent: eth0, address: 999.1.1.1/32 }, { name: s2, parent: eth9, address: 10.0.0.1/32 }]"), "p.yaml");
+    const d = res.diagnostics.find((x) => x.code === "macvlan_parent_missing")!;
+    expect(d.path).toEqual(["hosts", 0, "shims", 1, "parent"]);
+  });
+
   it("unknown_key suggests the nearest key", () => {
     const res = validateText(two().replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gatway: 192.168.1.1 }] }\n  - { name: b"), "p.yaml");
     const d = res.diagnostics.find((x) => x.code === "unknown_key")!;

@@ -136,8 +136,9 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
       }
       if (iface.kind === "ipvlan") {
         const hostNs = topo.netns.get(hostNetns(cur.host))!;
-        if (hostNs.ifaces.some((i) => i.ip === dst)) return fail(ctx, "isolation", here, `ipvlan L3 children cannot reach their own host's addresses (${formatIp(dst)}); add an ipvlan shim in L3 mode`);
-        const spoof = ipSpoofFilter(host(ctx, cur.host));
+        // To one of the host's own addresses the master's routing delivers locally (ipvlan_process_v4_outbound
+        // takes local routes); whether the host can answer is its own route back, through an L3 shim or not at all.
+        const spoof = hostNs.ifaces.some((i) => i.ip === dst) ? undefined : ipSpoofFilter(host(ctx, cur.host));
         if (spoof) return fail(ctx, "mac_filter", here, `${spoof} drops packets from ${formatIp(iface.ip)}, an address not assigned to ${cur.host}'s NIC`);
         ctx.hops.push({ at: here, note: `handed to ${cur.host}'s routing table (ipvlan L3: the master's namespace routes, source ${formatIp(iface.ip)} kept)` });
         cur = hostNs;

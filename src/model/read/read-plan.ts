@@ -124,6 +124,8 @@ class PlanReader {
     const consul = o.has("consul") ? this.consul(o.get("consul"), o.at("consul"), hostIndex) : undefined;
     const rawContainers = o.list("containers", "containers", (v, p) => this.container(v, p, hostIndex));
     const agentContainers = (consul?.agents ?? []).map((a) => agentContainer(a));
+    // Each agent runs as a container named after it: expectations, services and faults may name it.
+    for (const a of agentContainers) this.containerNames.add(a.name);
     const containerIndex = new Map<string, Container>();
     const containers = this.uniqueBy(agentContainers.length > 0 ? [...rawContainers, ...agentContainers] : rawContainers, (c) => c.name, "container", undefined, containerIndex);
     const networks = this.finishNetworks(userNetworks, hosts, swarm, containers, externals);

@@ -78,8 +78,8 @@ export function duplicateAddresses(ctx: RuleContext): Diagnostic[] {
   const segOf = (host: string, nic: string) => index.segmentOfNic.get(`${host}/${nic}`) ?? `nic:${host}/${nic}`;
   for (const s of plan.segments) for (const r of s.routers) claims.set(`${s.name}|${r}`, { who: `the router on ${s.name}`, path: s.path });
   for (const h of plan.hosts) {
-    h.nics.forEach((n, i) => claim(segOf(h.name, n.name), n.ip, { who: `${h.name}'s ${n.name}`, path: [...h.path, "nics", i, "address"], host: h.name }));
-    h.shims.forEach((sh, i) => claim(segOf(h.name, sh.parent), sh.ip, { who: `${h.name}'s shim ${sh.name}`, path: [...h.path, "shims", i, "address"], host: h.name }));
+    for (const n of h.nics) claim(segOf(h.name, n.name), n.ip, { who: `${h.name}'s ${n.name}`, path: [...n.path, "address"], host: h.name });
+    for (const sh of h.shims) claim(segOf(h.name, sh.parent), sh.ip, { who: `${h.name}'s shim ${sh.name}`, path: [...sh.path, "address"], host: h.name });
   }
   // macvlan/ipvlan containers: the segment (or VLAN) of their parent, across hosts.
   for (const c of plan.containers) {
@@ -141,8 +141,8 @@ export function subnetOverlaps(ctx: RuleContext): Diagnostic[] {
   // on it makes that LAN unreachable from this host.
   const lans = new Map<string, Item>();
   for (const h of plan.hosts) {
-    h.nics.forEach((n, i) => {
-      if (!lans.has(n.cidr.text)) lans.set(n.cidr.text, { cidr: n.cidr, kind: "external", label: `the LAN ${n.cidr.text} of ${h.name}`, id: `lan:${n.cidr.text}`, global: true, path: [...h.path, "nics", i, "address"], lan: true });
+    h.nics.forEach((n) => {
+      if (!lans.has(n.cidr.text)) lans.set(n.cidr.text, { cidr: n.cidr, kind: "external", label: `the LAN ${n.cidr.text} of ${h.name}`, id: `lan:${n.cidr.text}`, global: true, path: [...n.path, "address"], lan: true });
     });
   }
   const grouped = new Map<string, { a: Item; b: Item; hosts: string[] }>();
@@ -150,7 +150,7 @@ export function subnetOverlaps(ctx: RuleContext): Diagnostic[] {
     const own = new Set(h.nics.map((n) => n.cidr.text));
     const items: Item[] = [...(localByHost.get(h.name) ?? []), ...externals, ...[...lans.values()].filter((l) => !own.has(l.cidr.text))];
     if (swarmHosts.has(h.name)) items.push(...globalItems);
-    h.nics.forEach((n, i) => items.push({ cidr: n.cidr, kind: "nic", label: `${h.name}'s ${n.name} subnet ${n.cidr.text}`, id: `nic:${n.name}`, global: false, parent: n.name, path: [...h.path, "nics", i, "address"] }));
+    for (const n of h.nics) items.push({ cidr: n.cidr, kind: "nic", label: `${h.name}'s ${n.name} subnet ${n.cidr.text}`, id: `nic:${n.name}`, global: false, parent: n.name, path: [...n.path, "address"] });
     h.routes.forEach((r, i) => {
       if (r.to.prefix > 0) items.push({ cidr: r.to, kind: "route", label: `${h.name}'s route to ${r.to.text}`, id: `route:${r.to.text}`, global: false, path: [...h.path, "routes", i] });
     });

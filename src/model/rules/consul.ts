@@ -1,7 +1,7 @@
 // Consul: bootstrap exactly as agent/consul maybeBootstrap decides it (DESIGN.md "Consul bootstrap"),
 // quorum arithmetic, the advertise address an agent would pick by itself, joins, and graceful leaves.
 import { diag, type Diagnostic } from "../diagnostics.js";
-import { formatIp, isConsulPrivate, parseIp, type Ip } from "../ip.js";
+import { formatIp, isConsulPrivate, isLoopback, parseIp, type Ip } from "../ip.js";
 import type { ConsulAgent, PlanIndex } from "../plan.js";
 import type { Allocation } from "../net/ipam.js";
 import { hostNetns, type Topology } from "../net/topology.js";
@@ -143,6 +143,14 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
     if (a.bindAddr !== undefined && a.network === "host" && !h.nics.some((n) => n.ip === a.bindAddr) && !h.shims.some((s) => s.ip === a.bindAddr)) {
       out.push(diag("consul_bind_not_local", { path: a.path, host: a.host, message: `${a.name} binds ${formatIp(a.bindAddr)}, which is not an address of ${a.host}: it cannot start (cannot assign requested address)`, hint: `Bind one of ${a.host}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).` }));
     }
+    const foreignClient = nonLocalClientAddrs(a, ctx.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`));
+    if (foreignClient.length > 0) {
+      out.push(diag("consul_bind_not_local", {
+        path: a.path, host: a.host,
+        message: `${a.name}'s client_addr ${foreignClient.map(formatIp).join(", ")} is not an address of ${a.network === "host" ? a.host : "its container"}: the HTTP and DNS listeners cannot bind and the agent exits`,
+        hint: "Set client_addr to 0.0.0.0 (all addresses), 127.0.0.1, or one of its own addresses.",
+      }));
+    }
     if (a.bindAddr !== undefined && a.bindAddr !== 0 && a.network !== "host") {
       // On a Docker network the agent's namespace holds only its container addresses, never the host's.
       const mine = (ctx.topo.netns.get(`ctr:${a.name}`)?.ifaces ?? []).map((i) => i.ip).filter((ip) => ip !== 0);
@@ -191,6 +199,12 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
     }));
   }
   return out;
+}
+
+/** client_addr entries (space-separated) that are neither a wildcard, loopback, nor an address of the agent's namespace. */
+export function nonLocalClientAddrs(a: ConsulAgent, ns: { ifaces: readonly { ip: Ip }[] } | undefined): Ip[] {
+  if (!ns) return [];
+  return a.clientAddr.trim().split(/\s+/).map((x) => parseIp(x)).filter((ip): ip is Ip => ip !== undefined && ip !== 0 && !isLoopback(ip) && !ns.ifaces.some((i) => i.ip === ip));
 }
 
 /**

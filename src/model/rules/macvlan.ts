@@ -44,10 +44,10 @@ export function macvlanParents(ctx: RuleContext): Diagnostic[] {
 export function shimParents(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const h of ctx.plan.hosts) {
-    h.shims.forEach((s, i) => {
+    h.shims.forEach((s) => {
       if (h.nics.some((n) => n.name === baseNic(s.parent))) return;
       out.push(diag("macvlan_parent_missing", {
-        path: [...h.path, "shims", i, "parent"], host: h.name,
+        path: [...s.path, "parent"], host: h.name,
         message: `shim ${s.name} on ${h.name}: there is no interface ${baseNic(s.parent)}`,
         hint: `${h.name}'s interfaces: ${h.nics.map((x) => x.name).join(", ") || "none"}.`,
       }));
@@ -116,7 +116,7 @@ function macvlanIpvlanMixed(ctx: RuleContext): Diagnostic[] {
     }
   }
   for (const h of ctx.plan.hosts) {
-    h.shims.forEach((sh, i) => add(h.name, sh.parent, { kind: shimDriver(ctx.plan, h.name, sh).type, what: `shim ${sh.name}`, path: [...h.path, "shims", i, sh.type ? "type" : "parent"] }));
+    for (const sh of h.shims) add(h.name, sh.parent, { kind: shimDriver(ctx.plan, h.name, sh).type, what: `shim ${sh.name}`, path: [...sh.path, sh.type ? "type" : "parent"] });
   }
   for (const [key, users] of byParent) {
     const first = users[0]!;

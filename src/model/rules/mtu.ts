@@ -12,21 +12,21 @@ export function nicMtu(ctx: RuleContext): Diagnostic[] {
     const nics = s.members.flatMap((m) => {
       const h = ctx.index.hosts.get(m.host);
       const i = h?.nics.findIndex((n) => n.name === m.nic) ?? -1;
-      return i >= 0 ? [{ h: h!, i, nic: h!.nics[i]! }] : [];
+      return i >= 0 ? [{ h: h!, nic: h!.nics[i]! }] : [];
     });
     // The smallest receiver on the segment: a frame larger than a NIC's MTU is dropped by that NIC,
     // silently, since nothing on one L2 segment sends "fragmentation needed" (B15's mixed MTUs, one hop down).
     const smallest = nics.reduce<(typeof nics)[number] | undefined>((a, x) => (a === undefined || x.nic.mtu < a.nic.mtu ? x : a), undefined);
-    for (const { h, i, nic } of nics) {
+    for (const { h, nic } of nics) {
       if (nic.mtu > s.mtu) {
         out.push(diag("mtu_exceeds_path", {
-          path: [...h.path, "nics", i, "mtu"], host: h.name,
+          path: [...nic.path, "mtu"], host: h.name,
           message: `${h.name}'s ${nic.name} sends ${nic.mtu}-byte frames onto segment ${s.name}, which carries ${s.mtu}`,
           hint: `Set the NIC's MTU to ${s.mtu}, or raise the switch's MTU.`,
         }));
       } else if (smallest && nic.mtu > smallest.nic.mtu) {
         out.push(diag("mtu_exceeds_path", {
-          severity: "warning", path: [...h.path, "nics", i, "mtu"], host: h.name,
+          severity: "warning", path: [...nic.path, "mtu"], host: h.name,
           message: `${h.name}'s ${nic.name} sends up to ${nic.mtu}-byte frames on segment ${s.name}, which ${smallest.h.name}'s ${smallest.nic.name} (MTU ${smallest.nic.mtu}) drops: large UDP and ICMP packets between them are lost (TCP's MSS hides it)`,
           hint: `Give every NIC on segment ${s.name} the same MTU (${smallest.nic.mtu}, or raise ${smallest.h.name}'s ${smallest.nic.name} to ${nic.mtu}).`,
         }));

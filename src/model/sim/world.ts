@@ -13,7 +13,7 @@ import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology }
 import { trace, type NetState, type TraceResult } from "../net/trace.js";
 import type { FlowProto } from "../net/firewall.js";
 import { indexPlan, shimDriver, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
-import { advertisedAddress, autoAddressCandidates, expectOf, inBootstrapMode, publishedSerfAgent } from "../rules/consul.js";
+import { advertisedAddress, autoAddressCandidates, expectOf, inBootstrapMode, nonLocalClientAddrs, publishedSerfAgent } from "../rules/consul.js";
 import type { Step, StepResult } from "../steps/step.js";
 
 /** Above this many agents, member lists show only the members that are not alive (counts show all). */
@@ -256,12 +256,18 @@ export class World implements NetState {
         }
         // Serf and RPC listen on bind_addr in the agent's own namespace: an address it does not have is
         // fatal at start ("bind: cannot assign requested address"), under --net=host or on a Docker network.
+        const agentNs = this.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`);
         if (a.bindAddr !== undefined && a.bindAddr !== 0) {
-          const ns = this.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`);
-          if (ns && !ns.ifaces.some((i) => i.ip === a.bindAddr)) {
+          if (agentNs && !agentNs.ifaces.some((i) => i.ip === a.bindAddr)) {
             s.failedStart = `Failed to start Consul ${a.server ? "server" : "client"}: listen tcp ${formatIp(a.bindAddr)}:${a.ports.serfLan}: bind: cannot assign requested address`;
             return this.failed(step, `agent exits: ${s.failedStart}`);
           }
+        }
+        // HTTP and DNS listen on each client_addr: the same rule (loopback is always there).
+        const foreignClient = nonLocalClientAddrs(a, agentNs);
+        if (foreignClient.length > 0) {
+          s.failedStart = `Error starting agent: listen tcp ${formatIp(foreignClient[0]!)}:${a.ports.http}: bind: cannot assign requested address`;
+          return this.failed(step, `agent exits: ${s.failedStart}`);
         }
         if (!a.server && (a.bootstrapExpect !== undefined || a.bootstrap)) {
           s.failedStart = a.bootstrapExpect !== undefined && a.bootstrapExpect > 1 ? "'bootstrap_expect > 0' requires 'server = true'" : "'bootstrap = true' requires 'server = true'";
