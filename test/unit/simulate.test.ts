@@ -536,3 +536,36 @@ consul:
     expect(s.world.allocation.addresses.get("web", "bridge")).toBe(parseIp("172.17.0.3"));
   });
 });
+
+describe("ports already taken on a host fail the start, as Docker and Consul do", () => {
+  const plan = (extra: string) => `
+crosshost: 1
+name: t-ports
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }]${extra} }
+containers:
+  - { name: c, host: h1, image: nginx:alpine, publish: ["8080:80"] }
+  - { name: d, host: h1, image: nginx:alpine, publish: ["8080:80"] }
+`;
+  it("a second container publishing the same port is refused (port is already allocated)", () => {
+    const s = simulate(plan(""));
+    expect(s.results.find((r) => r.id === "container_run:c")!.status).not.toBe("failed");
+    expect(s.results.find((r) => r.id === "container_run:d")!.message).toMatch(/Bind for 0\.0\.0\.0:8080 failed: port is already allocated/);
+  });
+  it("a port a process outside the plan holds: address already in use", () => {
+    const s = simulate(plan(", ports_in_use: [8080]"));
+    expect(s.results.find((r) => r.id === "container_run:c")!.message).toMatch(/listen tcp 0\.0\.0\.0:8080: bind: address already in use/);
+  });
+  it("a Consul agent whose http port is its own serf_lan port exits", () => {
+    const s = simulate(`
+crosshost: 1
+name: t-ports2
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.71, client_addr: 0.0.0.0, ports: { http: 8301 } }
+`);
+    expect(s.results.find((r) => r.id === "consul_agent:s1")!.message).toMatch(/8301: bind: address already in use/);
+  });
+});

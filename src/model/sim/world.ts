@@ -269,6 +269,11 @@ export class World implements NetState {
           s.failedStart = `Error starting agent: listen tcp ${formatIp(foreignClient[0]!)}:${a.ports.http}: bind: cannot assign requested address`;
           return this.failed(step, `agent exits: ${s.failedStart}`);
         }
+        const agentClash = this.portClash(this.index.containers.get(a.name));
+        if (agentClash) {
+          s.failedStart = agentClash.listen ? `Error starting agent: ${agentClash.message}` : agentClash.message;
+          return this.failed(step, agentClash.listen ? `agent exits: ${s.failedStart}` : `docker: Error response from daemon: ${agentClash.message}`);
+        }
         if (!a.server && (a.bootstrapExpect !== undefined || a.bootstrap)) {
           s.failedStart = a.bootstrapExpect !== undefined && a.bootstrapExpect > 1 ? "'bootstrap_expect > 0' requires 'server = true'" : "'bootstrap = true' requires 'server = true'";
           return this.failed(step, `agent exits: ${s.failedStart}`);
@@ -317,6 +322,13 @@ export class World implements NetState {
           const msg = problem.kind === "in_use" ? "Address already in use" : problem.kind === "exhausted" ? `no available IPv4 addresses on this network's address pools: ${problem.network}` : `invalid address ${formatIp(problem.ip!)} for network ${problem.network}`;
           return this.setContainer(c, step, msg);
         }
+        const clash = this.portClash(c);
+        if (clash && !clash.listen) return this.setContainer(c, step, clash.message);
+        if (clash) {
+          // The container starts; its process cannot bind the port and exits.
+          this.containers.set(c.name, { state: "exited", error: clash.message, restart: false });
+          return this.failed(step, `${c.name} exits: ${clash.message}`);
+        }
         // Running also with no command: the step renders -dit then, and a default shell without -it would exit at once (docker/docs#19699).
         this.containers.set(c.name, { state: "running", restart: false });
         return this.ok(step, `${c.name} running`);
@@ -335,6 +347,52 @@ export class World implements NetState {
 
   private containersOn: Map<string, Container[]> | undefined;
 
+  /**
+   * A port this container would bind on its host that a running container, agent or outside process already
+   * holds. A published port fails the start (docker-proxy: "port is already allocated" against another
+   * published port, "address already in use" against a host process); a host-network process starts and
+   * exits on its own bind error (`listen`).
+   */
+  private portClash(c: Container | undefined): { message: string; listen: boolean } | undefined {
+    if (!c) return undefined;
+    const mine = [
+      ...(c.networkMode === "host" ? c.listen.map((l) => ({ port: l.port, proto: l.proto, ip: l.ip, publish: false })) : []),
+      ...c.publish.map((p) => ({ port: p.hostPort, proto: p.proto, ip: p.hostIp, publish: true })),
+    ];
+    const wild = (ip: Ip | undefined) => ip === undefined || ip === 0;
+    // Its own listeners on one port (a Consul agent's http moved onto serf_lan): the second bind fails.
+    const own = c.listen.find((l, i) => c.listen.some((k, j) => j < i && k.port === l.port && k.proto === l.proto && (wild(k.ip) || wild(l.ip) || k.ip === l.ip)));
+    if (own) return { listen: true, message: `listen ${own.proto} ${own.ip !== undefined ? formatIp(own.ip) : "0.0.0.0"}:${own.port}: bind: address already in use` };
+    if (mine.length === 0) return undefined;
+    const held: { port: number; proto: string; ip?: Ip; publish: boolean }[] = [];
+    for (const p of this.index.hosts.get(c.host)?.portsInUse ?? []) held.push({ port: p.port, proto: p.proto, publish: false });
+    for (const o of this.containersOnHost(c.host)) {
+      if (o.name === c.name || !this.containerRunning(o.name)) continue;
+      if (o.networkMode === "host") for (const l of o.listen) held.push({ port: l.port, proto: l.proto, ...(l.ip !== undefined ? { ip: l.ip } : {}), publish: false });
+      for (const p of o.publish) held.push({ port: p.hostPort, proto: p.proto, ...(p.hostIp !== undefined ? { ip: p.hostIp } : {}), publish: true });
+    }
+    for (const m of mine) {
+      const h = held.find((x) => x.port === m.port && x.proto === m.proto && (wild(x.ip) || wild(m.ip) || x.ip === m.ip));
+      if (!h) continue;
+      const addr = `${m.ip !== undefined ? formatIp(m.ip) : "0.0.0.0"}:${m.port}`;
+      if (m.publish) return { listen: false, message: h.publish ? `driver failed programming external connectivity on endpoint ${c.name}: Bind for ${addr} failed: port is already allocated` : `driver failed programming external connectivity on endpoint ${c.name}: listen ${m.proto} ${addr}: bind: address already in use` };
+      return { listen: true, message: `listen ${m.proto} ${addr}: bind: address already in use` };
+    }
+    return undefined;
+  }
+
+  private containersOnHost(host: string): readonly Container[] {
+    if (!this.containersOn) {
+      this.containersOn = new Map();
+      for (const x of this.plan.containers) {
+        const list = this.containersOn.get(x.host);
+        if (list) list.push(x);
+        else this.containersOn.set(x.host, [x]);
+      }
+    }
+    return this.containersOn.get(host) ?? [];
+  }
+
   /** The kinds of child links on a host's master interface now: created shims and running containers' endpoints. */
   private childKindsOn(host: string, parent: string): Set<"macvlan" | "ipvlan"> {
     const kinds = new Set<"macvlan" | "ipvlan">();
@@ -342,15 +400,7 @@ export class World implements NetState {
     for (const sh of h?.shims ?? []) {
       if (sh.parent === parent && this.shims.has(`${sh.name}@${host}`)) kinds.add(shimDriver(this.plan, host, sh).type);
     }
-    if (!this.containersOn) {
-      this.containersOn = new Map();
-      for (const c of this.plan.containers) {
-        const list = this.containersOn.get(c.host);
-        if (list) list.push(c);
-        else this.containersOn.set(c.host, [c]);
-      }
-    }
-    for (const c of this.containersOn.get(host) ?? []) {
+    for (const c of this.containersOnHost(host)) {
       if (c.agent || this.containers.get(c.name)?.state !== "running") continue;
       for (const a of c.attachments) {
         const n = this.index.networks.get(a.network);
