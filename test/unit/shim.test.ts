@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { compileSteps } from "../../src/model/steps/compile.js";
 import { renderStep } from "../../src/model/steps/render.js";
 import type { ShimCreateStep } from "../../src/model/steps/step.js";
+import { validateText } from "../../src/model/validate.js";
 import { planFrom, simulate } from "../helpers/sim.js";
 
 const hosts = (shim: string) => `
@@ -65,5 +66,33 @@ containers:
   it("a macvlan shim on an ipvlan master makes the ipvlan container fail", () => {
     const s = simulate(`${hosts(SHIM.replace("parent: eth0", "parent: eth0, type: macvlan"))}networks:\n${lan("ipvlan")}\ncontainers:\n  - { name: c, host: a, image: busybox, networks: [lan] }\n`);
     expect(s.results.find((r) => r.id === "container_run:c")!.message).toMatch(/device or resource busy/);
+  });
+});
+
+describe("a shim on a VLAN parent Docker creates", () => {
+  const plan = `
+crosshost: 1
+name: t-vlan-shim
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24, gateway: 192.168.1.1 }], shims: [{ name: mv10, parent: eth0.10, address: 10.10.0.250/32, routes: [10.10.0.0/25] }] }
+  - { name: h2, nics: [{ name: eth0, address: 192.168.1.72/24, gateway: 192.168.1.1 }] }
+segments:
+  - { name: lan, members: [h1/eth0, h2/eth0], routers: [192.168.1.1, 10.10.0.1] }
+networks:
+  - { name: v10, driver: macvlan, subnet: 10.10.0.0/24, gateway: 10.10.0.1, parent: eth0.10, hosts: [{ host: h1, ip_range: 10.10.0.0/25 }, { host: h2, ip_range: 10.10.0.128/25 }] }
+containers:
+  - { name: b1, host: h1, image: busybox, networks: [v10] }
+`;
+  it("comes after the network that creates eth0.10, and is made", () => {
+    const s = simulate(plan);
+    const step = s.steps.find((x) => x.id === "shim_create:mv10@h1")!;
+    expect(step.after).toContain("network_create:v10@h1");
+    expect(s.results.find((r) => r.id === "shim_create:mv10@h1")!.status).not.toBe("failed");
+    expect(s.probe({ from: "host:h1", to: "b1" }).ok).toBe(true);
+  });
+  it("a router the segment lists for the VLAN is the VLAN's gateway too", () => {
+    const v = validateText(plan, "p.yaml");
+    expect(v.diagnostics.filter((d) => d.code === "macvlan_gateway_absent")).toEqual([]);
+    expect(validateText(plan.replace(", 10.10.0.1]", "]"), "p.yaml").diagnostics.map((d) => d.code)).toContain("macvlan_gateway_absent");
   });
 });

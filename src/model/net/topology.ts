@@ -64,6 +64,8 @@ export interface Domain {
   readonly kind: "segment" | "bridge" | "overlay" | "isolated";
   readonly mtu: number;
   readonly segment?: string;
+  /** An 802.1q VLAN on the segment (macvlan/ipvlan parent eth0.10). */
+  readonly vlan?: number;
   readonly host?: string;
   readonly network?: string;
   readonly encrypted?: boolean;
@@ -297,7 +299,11 @@ export function macvlanDomain(
   const vid = vlanId(parent);
   if (vid === undefined) return seg;
   const base = domains.get(seg)!;
-  return make(`${seg}.${vid}`, { kind: base.kind, mtu: base.mtu, ...(base.segment !== undefined ? { segment: base.segment } : {}) }).id;
+  const fresh = !domains.has(`${seg}.${vid}`);
+  const d = make(`${seg}.${vid}`, { kind: base.kind, mtu: base.mtu, vlan: vid, ...(base.segment !== undefined ? { segment: base.segment } : {}) });
+  // The segment's routers are trunked onto its VLANs too (segments[].routers may list a VLAN's gateway).
+  if (fresh) for (const [ip, ms] of base.members) if (ms.some((m) => m.router)) d.members.set(ip, [{ router: true }]);
+  return d.id;
 }
 
 export function vlanId(parent: string): number | undefined {

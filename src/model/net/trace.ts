@@ -252,7 +252,7 @@ function describeDomain(ctx: Ctx, id: string): string {
   const d = ctx.topo.domains.get(id);
   if (!d) return id;
   switch (d.kind) {
-    case "segment": return `switch ${d.segment}`;
+    case "segment": return d.vlan !== undefined ? `VLAN ${d.vlan} on switch ${d.segment}` : `switch ${d.segment}`;
     case "bridge": return `bridge ${d.network} on ${d.host}`;
     case "overlay": return `overlay ${d.network}`;
     default: return "an unplugged NIC";

@@ -234,7 +234,12 @@ export class World implements NetState {
       case "shim_create": {
         const key = `${step.name}@${step.host}`;
         if (this.shims.has(key)) return this.ok(step, "already exists", true);
-        if (!h!.nics.some((x) => x.name === step.parent)) return this.failed(step, `Cannot find device "${step.parent}"`);
+        // A VLAN sub-interface exists once Docker made it for a network created on it (parent=eth0.10).
+        const vlanMade = step.parent.includes(".") && [...this.localNets].some((k) => {
+          const [net, host] = k.split("@");
+          return host === step.host && this.index.networks.get(net!)?.instances.some((i) => i.host === step.host && i.parent === step.parent);
+        });
+        if (!h!.nics.some((x) => x.name === step.parent) && !vlanMade) return this.failed(step, `Cannot find device "${step.parent}"`);
         // A master carries macvlan or ipvlan children, not both (containernetworking/cni#7).
         if (this.childKindsOn(step.host, step.parent).has(step.type === "macvlan" ? "ipvlan" : "macvlan")) return this.failed(step, "RTNETLINK answers: Device or resource busy");
         this.shims.add(key);

@@ -123,7 +123,10 @@ export function compileSteps(plan: Plan, opts: { faults?: boolean } = {}): Step[
     for (const s of h.shims) {
       const d = shimDriver(plan, h.name, s);
       push({
-        id: `shim_create:${s.name}@${h.name}`, kind: "shim_create", host: h.name, after: modulesFor(h.name).filter((m) => m.startsWith(`kernel_module:${d.type}`)),
+        id: `shim_create:${s.name}@${h.name}`, kind: "shim_create", host: h.name,
+        // A VLAN parent (eth0.10) exists once Docker created it for a network on it: the shim comes after.
+        after: [...modulesFor(h.name).filter((m) => m.startsWith(`kernel_module:${d.type}`) || (s.parent.includes(".") && m.startsWith("kernel_module:8021q"))),
+          ...(s.parent.includes(".") ? plan.networks.filter((n) => n.instances.some((i) => i.host === h.name && i.parent === s.parent)).map((n) => `network_create:${n.name}@${h.name}`) : [])],
         reason: `lets ${h.name} reach its own ${d.type} containers through ${s.parent} (moby/libnetwork#1915)`,
         name: s.name, parent: s.parent, type: d.type, mode: d.mode, address: `${formatIp(s.ip)}/${s.cidr.prefix}`, routes: s.routes.map((r) => r.text),
       });
