@@ -192,9 +192,12 @@ export interface Container {
   readonly path: PlanPath;
 }
 
+/** Consul's listener ports; -1 turns a client listener off (dns, http, https, grpc), as in Consul's own config. */
 export interface ConsulPorts {
   readonly dns: number;
   readonly http: number;
+  readonly https?: number;
+  readonly grpc?: number;
   readonly serfLan: number;
   readonly serfWan: number;
   readonly server: number;

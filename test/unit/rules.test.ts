@@ -325,6 +325,18 @@ describe.each(ROWS.map((r, i) => ({ ...r, n: i })))("rule $code $why", (row) => 
 });
 
 describe("diagnostic form", () => {
+  it("Consul ports: https and grpc are known, -1 turns a client listener off, 0 is no port", () => {
+    const agent = (ports: string) => two() + `consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, ports: ${ports} }\n`;
+    const ok = validateText(agent("{ http: -1, https: 8501, grpc: 8502, dns: -1 }"), "p.yaml");
+    expect(ok.diagnostics.filter((d) => d.severity !== "info").map((d) => d.message)).toEqual([]);
+    expect(ok.plan!.consul!.agents[0]!.ports).toMatchObject({ http: -1, https: 8501, grpc: 8502, dns: -1 });
+    const zero = validateText(agent("{ grpc: 0 }"), "p.yaml").diagnostics.find((d) => d.code === "invalid_value")!;
+    expect(zero.message).toBe("0 is not a port");
+    expect(zero.path).toEqual(["consul", "agents", 0, "ports", "grpc"]);
+    const reg = validateText(agent("{ http: -1 }") + "services: [{ id: w, agent: s1, address: 192.168.1.11, port: 80 }]\n", "p.yaml");
+    expect(reg.diagnostics.find((d) => d.code === "invalid_value")?.message).toMatch(/ports\.http: -1 turns off/);
+  });
+
   it("a finding on the second shim points at the second shim even when the first could not be read", () => {
     const res = validateText(two("shims: [{ name: s1, parent: eth0, address: 999.1.1.1/32 }, { name: s2, parent: eth9, address: 10.0.0.1/32 }]"), "p.yaml");
     const d = res.diagnostics.find((x) => x.code === "macvlan_parent_missing")!;

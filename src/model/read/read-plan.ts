@@ -43,7 +43,7 @@ const INGRESS_KEYS = ["subnet", "gateway", "mtu"];
 const CONSUL_KEYS = ["datacenter", "image", "agents"];
 const AGENT_KEYS = ["name", "host", "server", "bootstrap_expect", "bootstrap", "bind_addr", "advertise_addr", "client_addr", "retry_join", "start_join", "ports", "leave_on_terminate", "ui", "data_dir", "log_level", "network", "previous_advertise_addr", "config_file", "flags", "datacenter", "image"];
 const FLAG_KEYS = ["server", "bootstrap_expect", "bootstrap", "bind", "advertise", "client", "retry_join", "join", "datacenter", "ui", "node"];
-const PORT_KEYS = ["dns", "http", "serf_lan", "serf_wan", "server"];
+const PORT_KEYS = ["dns", "http", "https", "grpc", "serf_lan", "serf_wan", "server"];
 const AGENT_NET_KEYS = ["network", "ip", "publish"];
 const CONTAINER_KEYS = ["name", "host", "image", "networks", "network_mode", "publish", "listen", "command", "labels"];
 const ATTACH_KEYS = ["network", "ip", "aliases"];
@@ -943,9 +943,22 @@ class PlanReader {
     const flagsObj = o.object("flags", "agent flags", FLAG_KEYS);
     const flags = flagsObj ? this.agentConfig(flagsObj, true) : {};
     const portsObj = o.object("ports", "ports", PORT_KEYS);
+    // Client listeners may be turned off with -1 (Consul's ports docs); 0 is no port at all.
+    const clientPort = (k: string) => {
+      const v = portsObj?.num(k, { min: -1, max: 65535 });
+      if (v === 0) {
+        this.r.invalid([...portsObj!.path, k], "0 is not a port", `Write a port, or -1 to turn the ${k} listener off.`);
+        return undefined;
+      }
+      return v;
+    };
+    const https = clientPort("https");
+    const grpc = clientPort("grpc");
     const ports = {
-      dns: portsObj?.num("dns", { min: 1, max: 65535 }) ?? CONSUL_DEFAULT_PORTS.dns,
-      http: portsObj?.num("http", { min: 1, max: 65535 }) ?? CONSUL_DEFAULT_PORTS.http,
+      dns: clientPort("dns") ?? CONSUL_DEFAULT_PORTS.dns,
+      http: clientPort("http") ?? CONSUL_DEFAULT_PORTS.http,
+      ...(https !== undefined ? { https } : {}),
+      ...(grpc !== undefined ? { grpc } : {}),
       serfLan: portsObj?.num("serf_lan", { min: 1, max: 65535 }) ?? CONSUL_DEFAULT_PORTS.serfLan,
       serfWan: portsObj?.num("serf_wan", { min: 1, max: 65535 }) ?? CONSUL_DEFAULT_PORTS.serfWan,
       server: portsObj?.num("server", { min: 1, max: 65535 }) ?? CONSUL_DEFAULT_PORTS.server,
@@ -1261,8 +1274,8 @@ function agentContainer(a: ConsulAgent): Container {
   const listen = [
     ...(a.server ? [{ port: a.ports.server, proto: "tcp" as const, ...bindIp }] : []),
     { port: a.ports.serfLan, proto: "tcp" as const, ...bindIp }, { port: a.ports.serfLan, proto: "udp" as const, ...bindIp },
-    { port: a.ports.http, proto: "tcp" as const, ...clientIp },
-    { port: a.ports.dns, proto: "tcp" as const, ...clientIp }, { port: a.ports.dns, proto: "udp" as const, ...clientIp },
+    ...[a.ports.http, a.ports.https ?? -1, a.ports.grpc ?? -1].filter((p) => p > 0).map((port) => ({ port, proto: "tcp" as const, ...clientIp })),
+    ...(a.ports.dns > 0 ? [{ port: a.ports.dns, proto: "tcp" as const, ...clientIp }, { port: a.ports.dns, proto: "udp" as const, ...clientIp }] : []),
     ...(a.server ? [{ port: a.ports.serfWan, proto: "tcp" as const, ...bindIp }, { port: a.ports.serfWan, proto: "udp" as const, ...bindIp }] : []),
   ];
   const net = a.network;

@@ -20,6 +20,14 @@ export function serviceChecks(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const s of ctx.plan.services) {
     const agent = ctx.index.agents.get(s.agent);
+    if (agent && agent.ports.http < 0) {
+      out.push(diag("invalid_value", {
+        path: [...s.path, "agent"],
+        message: `service ${s.id} is registered through ${agent.name}'s HTTP API, which ports.http: -1 turns off`,
+        hint: `Give ${agent.name} an HTTP port, or register the service with another agent.`,
+      }));
+      continue;
+    }
     const check = s.check;
     if (!agent || !check) continue;
     const from = agent.network === "host" ? hostNetns(agent.host) : `ctr:${agent.name}`;

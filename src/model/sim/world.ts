@@ -341,6 +341,7 @@ export class World implements NetState {
       case "service_register": {
         const a = this.agents.get(step.agent);
         if (!a?.running) return this.failed(step, `agent ${step.agent} is not running: connection refused`);
+        if ((this.index.agents.get(step.agent)?.ports.http ?? 0) < 0) return this.failed(step, `curl: (7) Failed to connect: ${step.agent}'s HTTP API is off (ports.http: -1)`);
         if (this.services.get(step.service)?.registered) return this.ok(step, "already registered", true);
         this.services.set(step.service, { registered: true });
         return this.ok(step, `registered ${step.service}`);

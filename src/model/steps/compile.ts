@@ -207,7 +207,7 @@ export function agentStep(a: ConsulAgent, plan: Plan, after: string[]): ConsulAg
   if (f.retryJoin !== undefined) config.retry_join = f.retryJoin;
   if (f.startJoin !== undefined) config.start_join = f.startJoin;
   config.leave_on_terminate = a.leaveOnTerminate;
-  config.ports = { dns: a.ports.dns, http: a.ports.http, serf_lan: a.ports.serfLan, ...(a.server ? { serf_wan: a.ports.serfWan } : {}), server: a.ports.server };
+  config.ports = { dns: a.ports.dns, http: a.ports.http, ...(a.ports.https !== undefined ? { https: a.ports.https } : {}), ...(a.ports.grpc !== undefined ? { grpc: a.ports.grpc } : {}), serf_lan: a.ports.serfLan, ...(a.server ? { serf_wan: a.ports.serfWan } : {}), server: a.ports.server };
   const fl = a.flags;
   const flags: string[] = [];
   if (fl.nodeName !== undefined) flags.push(`-node=${fl.nodeName}`);
