@@ -253,7 +253,7 @@ function describeDomain(ctx: Ctx, id: string): string {
   if (!d) return id;
   switch (d.kind) {
     case "segment": return d.vlan !== undefined ? `VLAN ${d.vlan} on switch ${d.segment}` : `switch ${d.segment}`;
-    case "bridge": return `bridge ${d.network} on ${d.host}`;
+    case "bridge": return d.network === "bridge" ? `docker0 on ${d.host}` : d.network === "docker_gwbridge" ? `docker_gwbridge on ${d.host}` : `bridge ${d.network} on ${d.host}`;
     case "overlay": return `overlay ${d.network}`;
     default: return "an unplugged NIC";
   }
@@ -277,7 +277,10 @@ function deliverInDomain(ctx: Ctx, sender: Netns, iface: Iface, d: Domain, nextH
   }
   if (owners.length > 1) {
     const who = owners.map((o) => memberLabel(ctx, o)).join(" and ");
-    return { failure: fail(ctx, "duplicate", here, `${formatIp(nextHop)} is claimed by ${who}: with the same MAC, delivery flips between them`) };
+    // Docker derives a container's MAC from its IP (02:42:…), so two containers share one MAC; a NIC or shim has
+    // its own MAC, and then whichever answered ARP last gets the traffic.
+    const containersOnly = owners.every((o) => o.netns !== undefined && topo.netns.get(o.netns)?.kind === "container");
+    return { failure: fail(ctx, "duplicate", here, `${formatIp(nextHop)} is claimed by ${who}: ${containersOnly ? "with the same MAC (Docker derives it from the IP), delivery flips between them" : "traffic goes to whichever answered ARP last"}`) };
   }
   const m = owners[0]!;
   const recvHost = m.host;
