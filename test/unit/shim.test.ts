@@ -2,6 +2,7 @@
 // never both (containernetworking/cni#7), in the plan, the rendered commands and the simulator.
 import { describe, expect, it } from "vitest";
 import { compileSteps } from "../../src/model/steps/compile.js";
+import { World } from "../../src/model/sim/world.js";
 import { renderStep } from "../../src/model/steps/render.js";
 import type { ShimCreateStep } from "../../src/model/steps/step.js";
 import { validateText } from "../../src/model/validate.js";
@@ -94,5 +95,20 @@ containers:
     const v = validateText(plan, "p.yaml");
     expect(v.diagnostics.filter((d) => d.code === "macvlan_gateway_absent")).toEqual([]);
     expect(validateText(plan.replace(", 10.10.0.1]", "]"), "p.yaml").diagnostics.map((d) => d.code)).toContain("macvlan_gateway_absent");
+  });
+});
+
+describe("a shim that was never made carries nothing", () => {
+  it("without its shim_create step the host is isolated from its own macvlan container; with it, it reaches it", () => {
+    const plan = planFrom("macvlan");
+    const steps = compileSteps(plan);
+    const without = new World(plan);
+    for (const s of steps) if (s.kind !== "shim_create") without.apply(s);
+    const r = without.probe({ from: "host:docker-71", to: "box1", by: "address", proto: "icmp", size: 56 });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/parent isolation\); its shim mvshim was never made/);
+    const withShim = new World(plan);
+    for (const s of steps) withShim.apply(s);
+    expect(withShim.probe({ from: "host:docker-71", to: "box1", by: "address", proto: "icmp", size: 56 }).ok).toBe(true);
   });
 });

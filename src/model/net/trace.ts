@@ -20,6 +20,8 @@ export interface NetState {
   flowBlocked(fromHost: string, toHost: string, proto: FlowProto, port?: number): boolean;
   /** The host takes part in the swarm's overlay control plane (joined, engine up). */
   inSwarm(host: string): boolean;
+  /** A host shim exists (its `ip link add` ran); without it, neither its address nor its routes do. Default: yes. */
+  shimUp?(host: string, name: string): boolean;
 }
 
 export const ALL_UP: NetState = {
@@ -113,11 +115,11 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
       if (dnat) return dnat;
     }
     // Delivered to this namespace?
-    const own = cur.ifaces.find((i) => i.ip === dst) ?? (isLoopback(dst) ? loopback : undefined);
+    const own = cur.ifaces.find((i) => i.ip === dst && !(i.kind === "shim" && ctx.state.shimUp?.(cur.host, i.name) === false)) ?? (isLoopback(dst) ? loopback : undefined);
     if (own) {
       return deliverLocal(ctx, cur, dst, srcIp, srcNetns, arrivedFromBridge);
     }
-    const route = lookup(cur, dst);
+    const route = lookup(cur, dst, ctx.state);
     if (!route) return fail(ctx, "no_route", here, `no route to ${formatIp(dst)} (Network is unreachable)`);
     const iface = cur.ifaces.find((i) => i.name === route.iface)!;
     if (srcIp === undefined) srcIp = iface.ip;
@@ -184,13 +186,13 @@ function walk(ctx: Ctx, from: NetnsId, dst: Ip): TraceResult {
       if (next.kind !== "host") return fail(ctx, "no_answer", label(next), `${formatIp(nextHop)} does not forward packets`);
       const inIface = next.ifaces.find((i) => i.ip === nextHop);
       if (!inIface || inIface.kind !== "bridge") {
-        const route2 = lookup(next, dst);
+        const route2 = lookup(next, dst, ctx.state);
         const out = route2 ? next.ifaces.find((i) => i.name === route2.iface) : undefined;
         if (out?.kind === "bridge") return fail(ctx, "docker_forward", label(next), `Docker's FORWARD rules drop new connections from outside into ${out.name} (only published ports are let in)`);
         if (!route2) return fail(ctx, "no_route", label(next), `no route to ${formatIp(dst)}`);
         ctx.hops.push({ at: label(next), note: `forwards (routing between its NICs)` });
       } else {
-        const route2 = lookup(next, dst);
+        const route2 = lookup(next, dst, ctx.state);
         const out = route2 ? next.ifaces.find((i) => i.name === route2.iface) : undefined;
         if (out && out.kind !== "bridge") {
           ctx.hops.push({ at: label(next), note: `masquerades ${formatIp(srcIp)} behind ${formatIp(out.ip)}` });
@@ -224,10 +226,12 @@ function aliveReason(ctx: Ctx, ns: Netns): string | undefined {
   return undefined;
 }
 
-/** The longest-prefix route, connected subnets included. */
-export function lookup(ns: Netns, dst: Ip): RouteEntry | undefined {
+/** The longest-prefix route, connected subnets included; `state` leaves out shims that were never made. */
+export function lookup(ns: Netns, dst: Ip, state?: NetState): RouteEntry | undefined {
   let best: RouteEntry | undefined;
+  const gone = state?.shimUp ? new Set(ns.ifaces.filter((i) => i.kind === "shim" && !state.shimUp!(ns.host, i.name)).map((i) => i.name)) : undefined;
   const consider = (r: RouteEntry) => {
+    if (gone?.has(r.iface)) return;
     if (contains(r.to, dst) && (!best || r.to.prefix > best.to.prefix)) best = r;
   };
   for (const i of ns.ifaces) consider({ to: i.cidr, iface: i.name, source: "connected" });
@@ -271,7 +275,8 @@ type Delivery = { member: Member } | { failure: TraceResult };
 function deliverInDomain(ctx: Ctx, sender: Netns, iface: Iface, d: Domain, nextHop: Ip, size: number): Delivery {
   const { topo, state } = ctx;
   const here = label(sender);
-  const owners = d.members.get(nextHop) ?? [];
+  // A shim that was never made answers no ARP.
+  const owners = (d.members.get(nextHop) ?? []).filter((o) => !(o.iface !== undefined && o.host !== undefined && o.netns === hostNetns(o.host) && topo.netns.get(o.netns)?.ifaces.some((i) => i.name === o.iface && i.kind === "shim") && state.shimUp?.(o.host, o.iface) === false));
   if (owners.length === 0) {
     return { failure: fail(ctx, "no_answer", here, `nobody on ${describeDomain(ctx, d.id)} answers ARP for ${formatIp(nextHop)}`) };
   }
@@ -320,11 +325,12 @@ function deliverInDomain(ctx: Ctx, sender: Netns, iface: Iface, d: Domain, nextH
             return { member: m };
           }
           // A shim that exists but is not used: the route to the child goes through the parent, not the shim.
-          const idle = topo.netns.get(hostNetns(senderHost))?.ifaces.find((i) => i.kind === "shim" && baseNicName(i.parent) === senderParent);
+          const planned = topo.netns.get(hostNetns(senderHost))?.ifaces.find((i) => i.kind === "shim" && baseNicName(i.parent) === senderParent);
+          const made = planned !== undefined && state.shimUp?.(senderHost, planned.name) !== false;
           const kind = iface.kind === "ipvlan" || recvIface?.kind === "ipvlan" ? "ipvlan" : "macvlan";
-          const fix = idle
-            ? `its shim ${idle.name} has no route to ${senderIsChild ? formatIp(iface.ip) : formatIp(nextHop)}: add it to the shim's routes`
-            : `add a ${kind} shim`;
+          const fix = planned && made
+            ? `its shim ${planned.name} has no route to ${senderIsChild ? formatIp(iface.ip) : formatIp(nextHop)}: add it to the shim's routes`
+            : planned ? `its shim ${planned.name} was never made (see its shim_create step)` : `add a ${kind} shim`;
           return { failure: fail(ctx, "isolation", here, `${host(ctx, senderHost).name}'s ${senderParent} and its own ${kind} children cannot talk (kernel ${kind} parent isolation); ${fix}`) };
         }
         if (senderIsChild && recvIsChild) {

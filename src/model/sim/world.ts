@@ -116,6 +116,9 @@ export class World implements NetState {
     if (port === undefined) return false;
     return this.blocks.has(`${from}>${to}:${proto}/${port}`);
   }
+  shimUp(host: string, name: string): boolean {
+    return this.shims.has(`${name}@${host}`);
+  }
   inSwarm(host: string): boolean {
     return this.swarmMembers.has(host) && this.engineUp(host);
   }
