@@ -58,7 +58,7 @@ export function labSteps(plan: Plan, faults: readonly Fault[] = []): Step[] {
 
 /** The simulator's prediction for the same lab plan and steps. */
 export function predict(plan: Plan, steps: readonly Step[]): Observation {
-  const world = new World(plan, plan.containers, { consulVersion: LAB_CONSUL_VERSION });
+  const world = new World(plan, undefined, { consulVersion: LAB_CONSUL_VERSION });
   for (const s of steps) world.apply(s);
   return world.observe(observationProbes(plan));
 }

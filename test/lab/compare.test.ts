@@ -124,3 +124,57 @@ describe.runIf(labOk).sequential(labTitle("prediction against reality: mixed NIC
     expect(probe("c2", "c3", 8000)?.ok).toBe(true);
   }, 300_000);
 });
+
+// Consul agents on Docker networks (found by a QA run with bad plans): on the default bridge an agent
+// advertises its container address, which other hosts cannot reach, and a second container publishing
+// the same port is refused; on an overlay an agent with neither bind nor advertise sees two private
+// addresses (overlay, docker_gwbridge) and exits, restarting under --restart=always.
+const CONSUL_BRIDGE = `
+name: consul-bridge
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 10.61.0.11/24 }] }
+  - { name: h2, nics: [{ name: eth0, address: 10.61.0.12/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, client_addr: 0.0.0.0, bind_addr: 0.0.0.0, network: { network: bridge, publish: ["8300:8300", "8301:8301", "8301:8301/udp"] } }
+    - { name: c2, host: h2, bind_addr: 10.61.0.12, retry_join: [10.61.0.11] }
+containers:
+  - { name: w1, host: h1, image: busybox, publish: ["8080:80"] }
+  - { name: w2, host: h1, image: busybox, publish: ["8080:80"] }
+`;
+const CONSUL_OVERLAY = `
+name: consul-overlay
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 10.62.0.11/24 }] }
+  - { name: h2, nics: [{ name: eth0, address: 10.62.0.12/24 }] }
+  - { name: h3, nics: [{ name: eth0, address: 10.62.0.13/24 }] }
+swarm: { managers: [h1, h2, h3], ingress: { subnet: 10.63.0.0/24 } }
+networks:
+  - { name: cons, driver: overlay, attachable: true, subnet: 10.64.0.0/24 }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 2, bind_addr: 10.64.0.11, client_addr: 0.0.0.0, retry_join: [10.64.0.12], network: { network: cons, ip: 10.64.0.11 } }
+    - { name: s2, host: h2, server: true, bootstrap_expect: 2, bind_addr: 10.64.0.12, client_addr: 0.0.0.0, retry_join: [10.64.0.11], network: { network: cons, ip: 10.64.0.12 } }
+    - { name: s3, host: h3, server: true, bootstrap_expect: 2, client_addr: 0.0.0.0, retry_join: [10.64.0.11], network: { network: cons, ip: 10.64.0.13 } }
+`;
+
+describe.runIf(labOk).sequential(labTitle("prediction against reality: Consul agents on Docker networks (namespace lab)"), () => {
+  it("bridge: the server's container address is unreachable from h2 (c2 sees it failed); the second 8080 is refused", async () => {
+    const plan = planFrom(CONSUL_BRIDGE);
+    const r = await runInLab(plan, { backend: "netns", faults: [], name: "t-cbridge" });
+    expect(r.error, explain(r)).toBeUndefined();
+    expect(r.differences, explain(r)).toEqual([]);
+    expect(r.results.filter((x) => x.status === "failed").map((x) => x.id)).toEqual(["container_run:w2"]);
+    expect(r.reality!.consul!["c2"]!.members["s1"]).toBe("failed");
+    expect(r.reality!.consul!["s1"]!.members["c2"]).toBe("alive");
+  }, 300_000);
+
+  it("overlay: the agent with neither bind nor advertise keeps exiting (two private addresses), the others elect", async () => {
+    const plan = planFrom(CONSUL_OVERLAY);
+    const r = await runInLab(plan, { backend: "netns", faults: [], name: "t-coverlay" });
+    expect(r.error, explain(r)).toBeUndefined();
+    expect(r.differences, explain(r)).toEqual([]);
+    expect(r.reality!.consul!["s3"]!.running).toBe(false);
+    expect(r.reality!.consul!["s1"]!.leader).toMatch(/^10\.64\.0\.1[12]:8300$/);
+  }, 300_000);
+});

@@ -318,10 +318,12 @@ export class RealDriver implements Driver {
   }
 
   private async containerState(host: string, name: string): Promise<{ exists: boolean; running: boolean; owned: boolean }> {
-    const r = await this.docker(host, ["inspect", "--format", `{{.State.Running}} {{index .Config.Labels "${OWNER_LABEL}"}}`, name]);
+    // A process that keeps exiting under --restart=always shows Running and Restarting both true between
+    // tries (`docker ps`: "Restarting (1)"): that is not running (a Consul agent refusing its config does this).
+    const r = await this.docker(host, ["inspect", "--format", `{{.State.Running}} {{.State.Restarting}} {{index .Config.Labels "${OWNER_LABEL}"}}`, name]);
     if (r.code !== 0) return { exists: false, running: false, owned: false };
-    const [running, owned] = r.stdout.trim().split(" ");
-    return { exists: true, running: running === "true", owned: owned === "true" };
+    const [running, restarting, owned] = r.stdout.trim().split(" ");
+    return { exists: true, running: running === "true" && restarting !== "true", owned: owned === "true" };
   }
 
   private async consulAgent(step: ConsulAgentStep): Promise<StepResult> {
@@ -528,7 +530,13 @@ export class RealDriver implements Driver {
     }
     this.faulted = false;
     const settled = Date.now();
-    const results = await mapLimit(probes, 24, (p) => this.probe(p, prev.containers));
+    // Consul agents on Docker networks are probe targets too, though not container observations.
+    const targets: Record<string, ContainerObservation> = { ...prev.containers };
+    await Promise.all((this.plan.consul?.agents ?? []).filter((a) => a.network !== "host" && hostsUp(prev.hosts, a.host)).map(async (a) => {
+      const st = await this.containerState(a.host, a.name);
+      targets[a.name] = { host: a.host, state: st.running ? "running" : st.exists ? "exited" : "absent", addresses: st.running ? await this.inspectAddresses(a.host, a.name) : {} };
+    }));
+    const results = await mapLimit(probes, 24, (p) => this.probe(p, targets));
     if (process.env.CROSSHOST_DEBUG_SETTLE) this.opts.log?.("*", `settling: done; ${probes.length} probes in ${Date.now() - settled} ms`);
     return { driver: this.name, ...prev, probes: results };
   }
@@ -650,6 +658,10 @@ export class RealDriver implements Driver {
   private async probe(p: ProbeSpec, containers: Record<string, ContainerObservation>): Promise<ProbeResult> {
     const fromHost = p.from.startsWith("host:") ? p.from.slice(5) : this.index.containers.get(p.from)?.host;
     if (!fromHost) return { ...p, ok: false, reason: `no endpoint ${p.from}` };
+    // A container that is not running answers nothing, though its name may still resolve for a moment and a
+    // restart loop may bring it up between tries: no probe then, as the prediction has none.
+    const targetState = containers[p.to]?.state;
+    if (targetState !== undefined && targetState !== "running" && this.index.containers.get(p.to)?.networkMode !== "host") return { ...p, ok: false, reason: `${p.to} is not running` };
     let target: string | undefined;
     if (p.by === "name") target = p.to;
     else if (parseIp(p.to) !== undefined) target = p.to;
@@ -854,4 +866,8 @@ function durationMs(d: string): number {
   if (!m) return 10_000;
   const n = Number(m[1]);
   return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
+}
+
+function hostsUp(hosts: Record<string, HostObservation>, host: string): boolean {
+  return hosts[host]?.engine === true;
 }
