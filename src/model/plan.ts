@@ -228,6 +228,8 @@ export interface ConsulAgent {
   readonly bindAddr?: Ip;
   readonly advertiseAddr?: Ip;
   readonly clientAddr: string;
+  /** Addresses given as go-sockaddr templates crosshost could not evaluate ("bind", "advertise", "client"). */
+  readonly addressTemplates?: readonly string[];
   readonly retryJoin: readonly string[];
   readonly startJoin: readonly string[];
   readonly ports: ConsulPorts;
@@ -410,7 +412,7 @@ export function instanceOn(n: Network, host: string): NetworkInstance | undefine
  */
 export function agentHttpAddress(a: Pick<ConsulAgent, "clientAddr" | "ports">): string {
   const first = a.clientAddr.trim().split(/\s+/)[0] ?? "";
-  const host = first === "" || first === "0.0.0.0" ? "127.0.0.1" : first;
+  const host = first === "" || first === "0.0.0.0" || first === "::" ? "127.0.0.1" : first;
   return `${host}:${a.ports.http}`;
 }
 

@@ -5,6 +5,9 @@ import { compileSteps } from "../../src/model/steps/compile.js";
 import { renderStep } from "../../src/model/steps/render.js";
 import type { ConsulAgentStep, ServiceRegisterStep, Step } from "../../src/model/steps/step.js";
 import { planFrom } from "../helpers/sim.js";
+import { parseIp } from "../../src/model/ip.js";
+import { agentHttpAddress } from "../../src/model/plan.js";
+import { validateText } from "../../src/model/validate.js";
 
 const plan = planFrom(`
 crosshost: 1
@@ -53,5 +56,48 @@ describe("agent host directories", () => {
     expect(mounts("consul_agent:c2")).toEqual(["config=/etc/consul/c2", "data=/opt/consul/data/c2"]);
     const file = renderStep(of("consul_agent", "consul_agent:c2"), { plan: plan.name })[0]!.file!;
     expect(file.path).toBe("/etc/consul/c2/c2.json");
+  });
+});
+
+describe("go-sockaddr templates and the IPv6 any-address in agent addresses", () => {
+  const agent = (fields: string) => planFrom(`
+crosshost: 1
+name: t-tpl
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }, { name: eth1, address: 10.9.0.71/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, ${fields} }
+`).consul!.agents[0]!;
+
+  it("GetInterfaceIP of a host NIC is that NIC's address; the config keeps the template as written", () => {
+    const a = agent(`bind_addr: '{{ GetInterfaceIP "eth1" }}', client_addr: "::"`);
+    expect(a.bindAddr).toBe(parseIp("10.9.0.71"));
+    expect(agentHttpAddress(a)).toBe("127.0.0.1:8500");
+    const plan = planFrom(`
+crosshost: 1
+name: t-tpl2
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, bind_addr: '{{ GetInterfaceIP "eth0" }}' }
+`);
+    const step = compileSteps(plan).find((s) => s.kind === "consul_agent") as ConsulAgentStep;
+    expect(step.config.bind_addr).toBe('{{ GetInterfaceIP "eth0" }}');
+  });
+
+  it("a template crosshost cannot evaluate is a warning, and no address check guesses about it", () => {
+    const v = validateText(`
+crosshost: 1
+name: t-tpl3
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, bind_addr: '{{ GetPrivateIP }}' }
+`, "p.yaml");
+    const codes = v.diagnostics.filter((d) => d.severity !== "info").map((d) => `${d.severity} ${d.code}`);
+    expect(codes).toEqual(["warning invalid_value"]);
   });
 });

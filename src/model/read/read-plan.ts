@@ -7,7 +7,7 @@ import {
   DEFAULT_PING_PAYLOAD, DEFAULT_SWARM_ADDR_POOL, DEFAULT_SWARM_POOL_MASK, defaultListenPorts, nextLocalPool, swarmPoolSubnets,
 } from "../defaults.js";
 import { parseFault } from "../faults.js";
-import { contains, covers, makeCidr, nth, parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
+import { contains, covers, formatIp, makeCidr, nth, parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
 import {
   instanceOn, KERNEL_FEATURES, type AddressRef, type Attachment, type Consul, type ConsulAgent, type ConsulAgentConfig, type Container,
   type DockerEngine, type Endpoint, type Expectation, type External, type Fault, type Firewall, type FirewallRule,
@@ -977,14 +977,21 @@ class PlanReader {
     const eff = <K extends keyof ConsulAgentConfig>(k: K): ConsulAgentConfig[K] => (flags[k] !== undefined ? flags[k] : fileConfig[k]);
     const server = eff("server") ?? false;
     const datacenter = eff("datacenter") ?? dc;
-    const bind = this.agentAddr(eff("bindAddr"), flags.bindAddr !== undefined ? [...path, "flags", "bind"] : o.at("bind_addr"), "bind");
-    const adv = this.agentAddr(eff("advertiseAddr"), flags.advertiseAddr !== undefined ? [...path, "flags", "advertise"] : o.at("advertise_addr"), "advertise");
+    const iface = (n: string): Ip | undefined => (network === "host" ? hostIndex.get(host)?.nics.find((x) => x.name === n)?.ip : n === "eth0" ? network.ip : undefined);
+    const unresolved: string[] = [];
+    const bind = this.agentAddr(eff("bindAddr"), flags.bindAddr !== undefined ? [...path, "flags", "bind"] : o.at("bind_addr"), "bind", iface, unresolved);
+    const adv = this.agentAddr(eff("advertiseAddr"), flags.advertiseAddr !== undefined ? [...path, "flags", "advertise"] : o.at("advertise_addr"), "advertise", iface, unresolved);
+    const clientRaw = eff("clientAddr");
+    const clientTemplate = clientRaw !== undefined && clientRaw.startsWith("{{");
+    const clientIp = clientTemplate ? this.agentAddr(clientRaw, flags.clientAddr !== undefined ? [...path, "flags", "client"] : o.at("client_addr"), "client", iface, unresolved) : undefined;
     return {
       name, host, datacenter, server, bootstrap: eff("bootstrap") ?? false,
       ...(eff("bootstrapExpect") !== undefined ? { bootstrapExpect: eff("bootstrapExpect") } : {}),
       ...(bind !== undefined && bind !== 0 ? { bindAddr: bind } : {}),
       ...(adv !== undefined ? { advertiseAddr: adv } : {}),
-      clientAddr: eff("clientAddr") ?? "127.0.0.1",
+      // An unevaluated client template: Consul binds somewhere of its own; 0.0.0.0 keeps crosshost from guessing.
+      clientAddr: clientTemplate ? (clientIp !== undefined ? formatIp(clientIp) : "0.0.0.0") : clientRaw ?? "127.0.0.1",
+      ...(unresolved.length > 0 ? { addressTemplates: unresolved } : {}),
       retryJoin: [...(fileConfig.retryJoin ?? []), ...(flags.retryJoin ?? [])],
       startJoin: [...(fileConfig.startJoin ?? []), ...(flags.startJoin ?? [])],
       ports,
@@ -998,8 +1005,25 @@ class PlanReader {
     };
   }
 
-  private agentAddr(v: string | undefined, path: PlanPath, what: string): Ip | undefined {
+  /**
+   * An agent address: an IPv4 address, or a go-sockaddr template. `{{ GetInterfaceIP "NAME" }}` is evaluated
+   * where crosshost knows the interface (a host NIC under --net=host; eth0 with a fixed ip on a Docker network);
+   * any other template is left to Consul, said once as a warning, and the checks that need it are skipped.
+   */
+  private agentAddr(v: string | undefined, path: PlanPath, what: string, iface?: (name: string) => Ip | undefined, unresolved?: string[]): Ip | undefined {
     if (v === undefined) return undefined;
+    if (v.startsWith("{{")) {
+      const m = /^\{\{\s*GetInterfaceIP\s+"([^"]+)"\s*\}\}$/.exec(v);
+      const ip = m ? iface?.(m[1]!) : undefined;
+      if (ip !== undefined) return ip;
+      unresolved?.push(what);
+      this.r.report(diag("invalid_value", {
+        severity: "warning", path,
+        message: `${what} address ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)} is a go-sockaddr template crosshost cannot evaluate here`,
+        hint: m ? `The interface is not known in the plan: name a NIC of the host (under network: host) or give the agent a fixed ip and use "eth0".` : "crosshost assumes the address Consul would detect and skips the checks that need it; write the address itself to have them.",
+      }));
+      return undefined;
+    }
     const ip = parseIp(v);
     if (ip === undefined) return this.r.invalid(path, `${what} address "${v}" is not an IPv4 address`, "Write an address such as 192.168.1.71 (go-sockaddr templates are not evaluated by crosshost).");
     return ip;
@@ -1007,13 +1031,14 @@ class PlanReader {
 
   private agentConfig(o: Obj, isFlags: boolean): ConsulAgentConfig {
     const k = (file: string, flag: string) => (isFlags ? flag : file);
-    const addr = { pattern: /^[0-9.]+$/, patternHint: "Write an IPv4 address." };
+    const addr = { pattern: /^(?:[0-9.]+|\{\{[^\u0000-\u001f]*\}\})$/, patternHint: "Write an IPv4 address, or a go-sockaddr template such as {{ GetInterfaceIP \"eth0\" }}." };
     const server = o.bool("server");
     const bootstrapExpect = o.num("bootstrap_expect", { min: 0, max: 99 });
     const bootstrap = o.bool("bootstrap");
     const bindAddr = o.str(k("bind_addr", "bind"), addr);
     const advertiseAddr = o.str(k("advertise_addr", "advertise"), addr);
-    const clientAddr = o.str(k("client_addr", "client"), { pattern: /^[0-9. ]+$/, patternHint: "Write an IPv4 address such as 0.0.0.0." });
+    // "::" is the IPv6 any-address; Consul's listeners on it take IPv4 too (dual stack).
+    const clientAddr = o.str(k("client_addr", "client"), { pattern: /^(?:(?:[0-9.]+|::)(?: +(?:[0-9.]+|::))*|\{\{[^\u0000-\u001f]*\}\})$/, patternHint: "Write an IPv4 address such as 0.0.0.0 (or :: for every address)." });
     const retryJoin = o.has("retry_join") ? o.strList("retry_join", { pattern: /^[A-Za-z0-9.:-]+$/, patternHint: "Write an address or host name." }) : undefined;
     const startJoin = o.has(k("start_join", "join")) ? o.strList(k("start_join", "join"), { pattern: /^[A-Za-z0-9.:-]+$/, patternHint: "Write an address or host name." }) : undefined;
     const datacenter = isFlags ? o.str("datacenter", { pattern: /^[A-Za-z0-9_-]+$/ }) : o.str("datacenter", { pattern: /^[A-Za-z0-9_-]+$/ });

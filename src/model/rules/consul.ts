@@ -214,7 +214,7 @@ export function nonLocalClientAddrs(a: ConsulAgent, ns: { ifaces: readonly { ip:
  * (an overlay container has the overlay and docker_gwbridge). undefined: the agent names its address.
  */
 export function autoAddressCandidates(topo: Topology, a: ConsulAgent): { ip: Ip; where: string }[] | undefined {
-  if (a.advertiseAddr !== undefined || (a.bindAddr !== undefined && a.bindAddr !== 0)) return undefined;
+  if (a.advertiseAddr !== undefined || (a.bindAddr !== undefined && a.bindAddr !== 0) || a.addressTemplates?.some((t) => t !== "client")) return undefined;
   const seen: { ip: Ip; where: string }[] = [];
   if (a.network === "host") {
     const h = topo.index.hosts.get(a.host);
