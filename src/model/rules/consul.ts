@@ -222,7 +222,10 @@ export function autoAddressCandidates(topo: Topology, a: ConsulAgent): { ip: Ip;
     for (const s of h?.shims ?? []) if (isConsulPrivate(s.ip)) seen.push({ ip: s.ip, where: s.name });
     for (const i of topo.netns.get(hostNetns(a.host))?.ifaces ?? []) if (i.kind === "bridge" && isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
   } else {
-    for (const i of topo.netns.get(`ctr:${a.name}`)?.ifaces ?? []) if (isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
+    const ifaces = topo.netns.get(`ctr:${a.name}`)?.ifaces ?? [];
+    // No interface at all: its network is not on its host (unknown_reference says so); it never starts.
+    if (ifaces.length === 0) return undefined;
+    for (const i of ifaces) if (isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
   }
   return seen;
 }
