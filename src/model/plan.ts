@@ -235,7 +235,10 @@ export interface ConsulAgent {
   readonly ports: ConsulPorts;
   readonly leaveOnTerminate: boolean;
   readonly ui: boolean;
+  /** The host directory mounted at /consul/data (the seed's /opt/consul/data by default). */
   readonly dataDir: string;
+  /** data_dir was written in the plan: the config file repeats it as written (the seed does), else it names the mount. */
+  readonly dataDirDeclared?: boolean;
   readonly logLevel: string;
   readonly image: string;
   /** "host" for --net=host, otherwise the Docker network the agent's container joins. */

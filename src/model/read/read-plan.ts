@@ -964,7 +964,8 @@ class PlanReader {
       server: portsObj?.num("server", { min: 1, max: 65535 }) ?? CONSUL_DEFAULT_PORTS.server,
     };
     const leave = o.bool("leave_on_terminate");
-    const dataDir = o.str("data_dir", { pattern: ABS_PATH, patternHint: ABS_PATH_HINT }) ?? "/opt/consul/data";
+    const dataDirDeclared = o.str("data_dir", { pattern: ABS_PATH, patternHint: ABS_PATH_HINT });
+    const dataDir = dataDirDeclared ?? "/opt/consul/data";
     const logLevel = o.str("log_level", { oneOf: ["TRACE", "DEBUG", "INFO", "WARN", "ERR", "trace", "debug", "info", "warn", "err"] }) ?? "INFO";
     const agentImage = o.str("image", { pattern: IMAGE_REF, patternHint: IMAGE_REF_HINT }) ?? image;
     const prev = o.ip("previous_advertise_addr");
@@ -998,7 +999,7 @@ class PlanReader {
       // Consul's defaults: servers stay in the cluster when stopped, clients leave (agent config docs).
       leaveOnTerminate: leave ?? !server,
       ui: eff("ui") ?? false,
-      dataDir, logLevel, image: agentImage, network,
+      dataDir, ...(dataDirDeclared !== undefined ? { dataDirDeclared: true } : {}), logLevel, image: agentImage, network,
       ...(prev !== undefined ? { previousAdvertiseAddr: prev } : {}),
       configFile: configFile ?? `${name}.json`,
       fileConfig, flags, path,

@@ -197,7 +197,7 @@ function networkStep(n: Network, host: string, inst: Network["instances"][number
 /** The agent's JSON file (the plan's config-file settings) and its command-line flags, as the seed writes them. */
 export function agentStep(a: ConsulAgent, plan: Plan, after: string[]): ConsulAgentStep {
   const f = a.fileConfig;
-  const config: Record<string, unknown> = { datacenter: f.datacenter ?? plan.consul?.datacenter ?? a.datacenter, data_dir: a.dataDir, log_level: a.logLevel, node_name: a.name, server: f.server ?? a.server };
+  const config: Record<string, unknown> = { datacenter: f.datacenter ?? plan.consul?.datacenter ?? a.datacenter, data_dir: a.dataDirDeclared ? a.dataDir : "/consul/data", log_level: a.logLevel, node_name: a.name, server: f.server ?? a.server };
   if (f.bootstrapExpect !== undefined) config.bootstrap_expect = f.bootstrapExpect;
   if (f.bootstrap !== undefined) config.bootstrap = f.bootstrap;
   if (f.bindAddr !== undefined) config.bind_addr = f.bindAddr;
