@@ -325,6 +325,12 @@ describe.each(ROWS.map((r, i) => ({ ...r, n: i })))("rule $code $why", (row) => 
 });
 
 describe("diagnostic form", () => {
+  it("agents alone in their own datacenter are not 'isolated' (each datacenter is its own LAN cluster)", () => {
+    const text = two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, datacenter: dc1 }\n    - { name: s2, host: b, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.12, datacenter: dc2 }\n";
+    expect(validateText(text, "p.yaml").diagnostics.filter((d) => d.code === "consul_agent_isolated")).toEqual([]);
+    expect(validateText(text.replace("datacenter: dc2", "datacenter: dc1"), "p.yaml").diagnostics.filter((d) => d.code === "consul_agent_isolated")).toHaveLength(1);
+  });
+
   it("Consul ports: https and grpc are known, -1 turns a client listener off, 0 is no port", () => {
     const agent = (ports: string) => two() + `consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, ports: ${ports} }\n`;
     const ok = validateText(agent("{ http: -1, https: 8501, grpc: 8502, dns: -1 }"), "p.yaml");

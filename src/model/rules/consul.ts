@@ -286,14 +286,18 @@ export function consulJoins(ctx: RuleContext): Diagnostic[] {
       parent.set(find(a.name), find(target.name));
     }
   }
-  const roots = new Map<string, string[]>();
+  // Per datacenter: each one is a LAN cluster of its own (WAN federation joins datacenters, not LAN members).
+  const byDc = new Map<string, Map<string, string[]>>();
   for (const a of agents) {
     const r = find(a.name);
+    let roots = byDc.get(a.datacenter);
+    if (!roots) byDc.set(a.datacenter, (roots = new Map()));
     const list = roots.get(r);
     if (list) list.push(a.name);
     else roots.set(r, [a.name]);
   }
-  if (roots.size > 1) {
+  for (const roots of byDc.values()) {
+    if (roots.size < 2) continue;
     const groups = [...roots.values()].sort((x, y) => y.length - x.length);
     for (const g of groups.slice(1)) {
       const a = ctx.index.agents.get(g[0]!)!;
