@@ -569,3 +569,28 @@ consul:
     expect(s.results.find((r) => r.id === "consul_agent:s1")!.message).toMatch(/8301: bind: address already in use/);
   });
 });
+
+describe("Consul address mistakes found by a new user", () => {
+  const three = (b: string) => `
+crosshost: 1
+name: t-cadv
+hosts:
+  - { name: a, nics: [{ name: eth0, address: 10.10.0.11/24 }] }
+  - { name: b, nics: [{ name: eth0, address: 10.10.0.12/24 }] }
+  - { name: c, nics: [{ name: eth0, address: 10.10.0.13/24 }] }
+consul:
+  agents:
+    - { name: s1, host: a, server: true, bootstrap_expect: 3, bind_addr: 10.10.0.11, retry_join: [10.10.0.12, 10.10.0.13] }
+    - { name: s2, host: b, server: true, bootstrap_expect: 3, ${b}, retry_join: [10.10.0.11, 10.10.0.13] }
+    - { name: s3, host: c, server: true, bootstrap_expect: 3, bind_addr: 10.10.0.13, retry_join: [10.10.0.11, 10.10.0.12] }
+`;
+  it("a mistyped advertise: joins to the bind address still land (no false retry_join error), only the advertise is wrong", () => {
+    const v = validateText(three("bind_addr: 10.10.0.12, advertise_addr: 10.10.0.21"), "p.yaml");
+    expect(v.diagnostics.filter((d) => d.severity === "error").map((d) => d.code)).toEqual(["consul_advertise_unreachable"]);
+  });
+  it("GetInterfaceIP of an interface the host lacks is an error and the agent exits", () => {
+    const text = three(`bind_addr: '{{ GetInterfaceIP "eth9" }}'`);
+    const v = validateText(text, "p.yaml");
+    expect(v.diagnostics.find((d) => d.severity === "error")?.message).toMatch(/names interface "eth9", which the host does not have/);
+  });
+});

@@ -979,12 +979,14 @@ class PlanReader {
     const server = eff("server") ?? false;
     const datacenter = eff("datacenter") ?? dc;
     const iface = (n: string): Ip | undefined => (network === "host" ? hostIndex.get(host)?.nics.find((x) => x.name === n)?.ip : n === "eth0" ? network.ip : undefined);
+    // Under --net=host the plan lists every interface Consul can see (NICs, shims; Docker's bridges are named by Docker).
+    const knownIfaces = network === "host" && hostIndex.has(host) ? new Set([...hostIndex.get(host)!.nics.map((x) => x.name), ...hostIndex.get(host)!.shims.map((x) => x.name), "docker0", "docker_gwbridge", "lo"]) : undefined;
     const unresolved: string[] = [];
-    const bind = this.agentAddr(eff("bindAddr"), flags.bindAddr !== undefined ? [...path, "flags", "bind"] : o.at("bind_addr"), "bind", iface, unresolved);
-    const adv = this.agentAddr(eff("advertiseAddr"), flags.advertiseAddr !== undefined ? [...path, "flags", "advertise"] : o.at("advertise_addr"), "advertise", iface, unresolved);
+    const bind = this.agentAddr(eff("bindAddr"), flags.bindAddr !== undefined ? [...path, "flags", "bind"] : o.at("bind_addr"), "bind", iface, unresolved, knownIfaces);
+    const adv = this.agentAddr(eff("advertiseAddr"), flags.advertiseAddr !== undefined ? [...path, "flags", "advertise"] : o.at("advertise_addr"), "advertise", iface, unresolved, knownIfaces);
     const clientRaw = eff("clientAddr");
     const clientTemplate = clientRaw !== undefined && clientRaw.startsWith("{{");
-    const clientIp = clientTemplate ? this.agentAddr(clientRaw, flags.clientAddr !== undefined ? [...path, "flags", "client"] : o.at("client_addr"), "client", iface, unresolved) : undefined;
+    const clientIp = clientTemplate ? this.agentAddr(clientRaw, flags.clientAddr !== undefined ? [...path, "flags", "client"] : o.at("client_addr"), "client", iface, unresolved, knownIfaces) : undefined;
     return {
       name, host, datacenter, server, bootstrap: eff("bootstrap") ?? false,
       ...(eff("bootstrapExpect") !== undefined ? { bootstrapExpect: eff("bootstrapExpect") } : {}),
@@ -1011,12 +1013,17 @@ class PlanReader {
    * where crosshost knows the interface (a host NIC under --net=host; eth0 with a fixed ip on a Docker network);
    * any other template is left to Consul, said once as a warning, and the checks that need it are skipped.
    */
-  private agentAddr(v: string | undefined, path: PlanPath, what: string, iface?: (name: string) => Ip | undefined, unresolved?: string[]): Ip | undefined {
+  private agentAddr(v: string | undefined, path: PlanPath, what: string, iface?: (name: string) => Ip | undefined, unresolved?: string[], knownIfaces?: Set<string>): Ip | undefined {
     if (v === undefined) return undefined;
     if (v.startsWith("{{")) {
       const m = /^\{\{\s*GetInterfaceIP\s+"([^"]+)"\s*\}\}$/.exec(v);
       const ip = m ? iface?.(m[1]!) : undefined;
       if (ip !== undefined) return ip;
+      if (m && knownIfaces && !knownIfaces.has(m[1]!)) {
+        // Consul resolves the template at start; an interface the host lacks resolves to nothing and the agent exits.
+        unresolved?.push(`${what}:missing`);
+        return this.r.invalid(path, `${what} address template names interface "${m[1]}", which the host does not have: Consul cannot resolve it and exits`, `Name one of the host's interfaces (${[...knownIfaces].filter((x) => x !== "lo").join(", ")}).`);
+      }
       unresolved?.push(what);
       this.r.report(diag("invalid_value", {
         severity: "warning", path,

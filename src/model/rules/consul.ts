@@ -260,7 +260,11 @@ export function consulJoins(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const agents = ctx.plan.consul?.agents ?? [];
   if (agents.length === 0) return out;
+  // A join reaches an agent where its Serf listens (bind) as well as where it says it is (advertise).
   const byAddr = new Map<Ip, ConsulAgent>();
+  for (const a of agents) {
+    if (a.bindAddr !== undefined && a.bindAddr !== 0 && !byAddr.has(a.bindAddr)) byAddr.set(a.bindAddr, a);
+  }
   for (const a of agents) {
     const ip = agentAddress(ctx, a);
     if (ip !== undefined) byAddr.set(ip, a);

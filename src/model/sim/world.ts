@@ -257,6 +257,11 @@ export class World implements NetState {
           // The implicit networks (the default bridge) exist with the engine, as for containers.
           if (n && n.scope === "local" && !n.implicit && !this.localNets.has(`${n.name}@${a.host}`)) return this.failed(step, `network ${n.name} not found`);
         }
+        const missing = a.addressTemplates?.find((t) => t.endsWith(":missing"));
+        if (missing) {
+          s.failedStart = `Failed to parse ${missing.split(":")[0]} address: template resolved to no address`;
+          return this.failed(step, `agent exits: ${s.failedStart}`);
+        }
         const candidates = autoAddressCandidates(this.topo, a);
         if (candidates !== undefined && candidates.length !== 1) {
           s.failedStart = candidates.length === 0 ? "No private IPv4 address found" : "Multiple private IPv4 addresses found. Please configure one with 'bind' and/or 'advertise'.";
@@ -771,7 +776,9 @@ export class World implements NetState {
     const host = target.replace(/:\d+$/, "");
     const ip = parseIp(host);
     const agents = this.plan.consul?.agents ?? [];
-    let t = agents.find((x) => (ip !== undefined ? this.agentAddr(x) === ip : x.host === host || x.name === host));
+    // The join dials where the target's Serf listens: its advertised address, or its bind address.
+    let t = agents.find((x) => (ip !== undefined ? this.agentAddr(x) === ip : x.host === host || x.name === host))
+      ?? (ip !== undefined ? agents.find((x) => x.bindAddr === ip) : undefined);
     let viaPublish = false;
     if (!t && ip !== undefined) {
       // A host address where an agent on a Docker network publishes its Serf port: the join goes through the DNAT.
@@ -779,7 +786,9 @@ export class World implements NetState {
       viaPublish = t !== undefined;
     }
     if (!t || t.name === a.name) return false;
-    if (viaPublish ? !this.reach(this.agentNetns(a), ip!, { proto: "tcp", port: t.ports.serfLan, ipSize: 60, df: true }) : !this.agentReach(a, t, t.ports.serfLan, true)) return false;
+    // The join is a TCP push/pull to the dialed address (a published port, a bind address); what follows is gossip to the advertised one.
+    const dialed = ip !== undefined && (viaPublish || ip !== this.agentAddr(t));
+    if (dialed ? !this.agentState(t.name).running || !this.reach(this.agentNetns(a), ip!, { proto: "tcp", port: t.ports.serfLan, ipSize: 60, df: true }) : !this.agentReach(a, t, t.ports.serfLan, true)) return false;
     this.agentState(a.name).joined.add(target);
     const ra = this.findPool(a.name), rt = this.findPool(t.name);
     if (ra !== rt) this.pool.set(ra, rt);
