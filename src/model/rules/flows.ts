@@ -4,6 +4,7 @@ import { appendAll, diag, type Diagnostic, type PlanPath, type Severity } from "
 import { contains, formatIp, isLoopback, type Ip } from "../ip.js";
 import { SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
 import type { FlowProto } from "../net/firewall.js";
+import { startOrder } from "../net/ipam.js";
 import type { ConsulAgent, FirewallRule, Host } from "../plan.js";
 import { listOf, type RuleContext } from "./context.js";
 
@@ -273,7 +274,8 @@ export function portConflicts(ctx: RuleContext): Diagnostic[] {
     onHost.set(key, prev);
   };
   for (const h of ctx.plan.hosts) for (const p of h.portsInUse) bind(h.name, p.port, p.proto, undefined, "a process outside the plan", [...h.path, "ports_in_use"]);
-  for (const c of ctx.plan.containers) {
+  // In the order they start (agents first), so the one reported is the one that fails.
+  for (const c of startOrder(ctx.plan)) {
     if (c.networkMode === "host") {
       for (const l of c.listen) bind(c.host, l.port, l.proto, l.ip, c.agent ? `Consul agent ${c.name}` : c.name, c.path);
     }
