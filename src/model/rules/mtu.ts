@@ -37,7 +37,7 @@ export function nicMtu(ctx: RuleContext): Diagnostic[] {
 }
 
 /** The MTU a host's overlay traffic meets on its way out: its tunnel NIC and that NIC's segment. */
-function underlayMtu(ctx: RuleContext, host: string): { mtu: number; what: string } | undefined {
+function underlayMtu(ctx: RuleContext, host: string): { mtu: number; what: string; switch?: boolean } | undefined {
   const h = ctx.index.hosts.get(host);
   const node = ctx.index.swarmNodes.get(host);
   if (!h) return undefined;
@@ -46,7 +46,7 @@ function underlayMtu(ctx: RuleContext, host: string): { mtu: number; what: strin
   if (!nic) return undefined;
   const segName = ctx.index.segmentOfNic.get(`${host}/${nic.name}`);
   const seg = segName !== undefined ? ctx.index.segments.get(segName) : undefined;
-  if (seg && seg.mtu < nic.mtu) return { mtu: seg.mtu, what: `segment ${seg.name} (${seg.mtu})` };
+  if (seg && seg.mtu < nic.mtu) return { mtu: seg.mtu, what: `segment ${seg.name} (${seg.mtu})`, switch: true };
   return { mtu: nic.mtu, what: `${host}'s ${nic.name} (${nic.mtu})` };
 }
 
@@ -58,7 +58,7 @@ export function overlayMtu(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const swarm = ctx.plan.swarm;
   if (!swarm || swarm.nodes.length < 2) return out;
-  const paths = swarm.nodes.map((n) => ({ host: n.host, u: underlayMtu(ctx, n.host) })).filter((x) => x.u !== undefined) as { host: string; u: { mtu: number; what: string } }[];
+  const paths = swarm.nodes.map((n) => ({ host: n.host, u: underlayMtu(ctx, n.host) })).filter((x) => x.u !== undefined) as { host: string; u: { mtu: number; what: string; switch?: boolean } }[];
   if (paths.length < 2) return out;
   const min = paths.reduce((m, p) => Math.min(m, p.u.mtu), Infinity);
   const seenWhat = new Set<string>();
@@ -71,10 +71,15 @@ export function overlayMtu(ctx: RuleContext): Diagnostic[] {
     if (outer <= min) continue;
     const suggest = min;
     const containers = overlayInterfaceMtu(suggest, n.encrypted);
+    // A switch (or a smaller receiving NIC) drops the oversized outer packet silently. When every host's own
+    // NIC is the limit, the sender fragments the outer packet of plain traffic (Linux sets no DF on VXLAN by
+    // default), but the VXLAN device answers don't-fragment traffic (every TCP segment) with "fragmentation
+    // needed", which rarely finds its way back: overlays "do not work" on 1450-byte OpenStack NICs (moby/libnetwork#1021).
+    const lost = mixed || tight.some((t) => t.u.switch === true);
     out.push(diag("mtu_exceeds_path", {
       severity: n.ingress ? "warning" : "error",
       path: n.implicit ? n.path : [...n.path, "mtu"],
-      message: `${n.ingress ? "the ingress network" : `overlay "${n.name}"`}: containers send up to ${inner} bytes, ${outer} with VXLAN${n.encrypted ? "+ESP" : ""}, but the path through ${listOf(tight.map((t) => t.u.what))} carries ${min}${mixed ? " (the swarm's hosts have different underlay MTUs: the smallest decides)" : ""}: full-size packets are lost`,
+      message: `${n.ingress ? "the ingress network" : `overlay "${n.name}"`}: containers send up to ${inner} bytes, ${outer} with VXLAN${n.encrypted ? "+ESP" : ""}, but the path through ${listOf(tight.map((t) => t.u.what))} carries ${min}${mixed ? " (the swarm's hosts have different underlay MTUs: the smallest decides)" : ""}: ${lost ? "full-size packets are lost" : "full-size TCP segments (don't-fragment) are refused with 'fragmentation needed' and stall; only plain pings and UDP arrive, fragmented"}`,
       hint: `Set mtu: ${suggest} on the ${n.ingress ? "ingress (swarm.ingress.mtu)" : "overlay"} (com.docker.network.driver.mtu is the underlay MTU; Docker subtracts ${n.encrypted ? "50 + 26" : "50"}, so containers get ${containers}).`,
     }));
   }
