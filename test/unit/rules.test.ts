@@ -325,6 +325,22 @@ describe.each(ROWS.map((r, i) => ({ ...r, n: i })))("rule $code $why", (row) => 
 });
 
 describe("diagnostic form", () => {
+  it("a dead retry_join entry beside one that lands is a warning; a bind from flags is placed at flags.bind", () => {
+    const j = (joins: string) => three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3").replace(/retry_join: \[[^\]]*\]/, `retry_join: ${joins}`);
+    const one = validateText(j("[192.168.1.12, 192.168.1.99]"), "p.yaml").diagnostics.filter((d) => d.code === "consul_retry_join_unknown");
+    expect(one.map((d) => d.severity)).toEqual(["warning"]);
+    const flags = validateText(two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, flags: { bind: 192.168.1.99 } }\n", "p.yaml");
+    const d = flags.diagnostics.find((x) => x.code === "consul_bind_not_local")!;
+    expect(d.path).toEqual(["consul", "agents", 0, "flags", "bind"]);
+    expect(d.message).toContain("flags.bind, which overrides bind_addr");
+  });
+  it("a shim that does not route its own host's containers is a warning", () => {
+    const text = macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.250/32, routes: [192.168.1.160/27] }] }\n  - { name: b");
+    const d = validateText(text, "p.yaml").diagnostics.find((x) => x.code === "macvlan_host_isolation")!;
+    expect(d.severity).toBe("warning");
+    expect(d.hint).toContain("192.168.1.128/27");
+  });
+
   it("agents alone in their own datacenter are not 'isolated' (each datacenter is its own LAN cluster)", () => {
     const text = two() + "consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, datacenter: dc1 }\n    - { name: s2, host: b, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.12, datacenter: dc2 }\n";
     expect(validateText(text, "p.yaml").diagnostics.filter((d) => d.code === "consul_agent_isolated")).toEqual([]);

@@ -141,7 +141,8 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
     const h = ctx.index.hosts.get(a.host);
     if (!h) continue;
     if (a.bindAddr !== undefined && a.network === "host" && !h.nics.some((n) => n.ip === a.bindAddr) && !h.shims.some((s) => s.ip === a.bindAddr)) {
-      out.push(diag("consul_bind_not_local", { path: a.path, host: a.host, message: `${a.name} binds ${formatIp(a.bindAddr)}, which is not an address of ${a.host}: it cannot start (cannot assign requested address)`, hint: `Bind one of ${a.host}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).` }));
+      const fromFlag = a.flags.bindAddr !== undefined;
+      out.push(diag("consul_bind_not_local", { path: fromFlag ? [...a.path, "flags", "bind"] : [...a.path, "bind_addr"], host: a.host, message: `${a.name} binds ${formatIp(a.bindAddr)}${fromFlag ? " (flags.bind, which overrides bind_addr)" : ""}, which is not an address of ${a.host}: it cannot start (cannot assign requested address)`, hint: `Bind one of ${a.host}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).` }));
     }
     const foreignClient = nonLocalClientAddrs(a, ctx.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`));
     if (foreignClient.length > 0) {
@@ -169,7 +170,7 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
         hint: `Advertise ${a.host}'s own address (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).`,
       }));
     }
-    if (a.network !== "host") {
+    if (a.network !== "host" && a.advertiseAddr === undefined) {
       // Other agents gossip to (and RPC) the advertised address, not the address they joined: on a Docker
       // bridge that is the container's own address, which no other host reaches (hashicorp/consul#2120;
       // Consul's Docker guidance: advertise the host's address and publish the ports, or use the host network).
@@ -274,16 +275,22 @@ export function consulJoins(ctx: RuleContext): Diagnostic[] {
   const find = (x: string): string => (parent.get(x) === x ? x : find(parent.get(x)!));
   for (const a of agents) {
     const entries = [...a.retryJoin.map((t) => ({ t, key: "retry_join" })), ...a.startJoin.map((t) => ({ t, key: "start_join" }))];
-    for (const { t, key } of entries) {
+    const resolve = (t: string) => {
       const host = t.replace(/:\d+$/, "");
       const ip = parseIp(host);
-      const target = ip !== undefined ? byAddr.get(ip) ?? publishedSerfAgent(agents, ctx.index, ip) : byHostName.get(host);
+      return { ip, target: ip !== undefined ? byAddr.get(ip) ?? publishedSerfAgent(agents, ctx.index, ip) : byHostName.get(host) };
+    };
+    // retry_join tries its addresses until one answers: a dead entry beside a good one is a warning.
+    const anyLands = entries.some(({ t }) => resolve(t).target !== undefined && resolve(t).target !== a);
+    for (const { t, key } of entries) {
+      const { ip, target } = resolve(t);
       if (!target) {
         out.push(diag("consul_retry_join_unknown", {
-          severity: ip === undefined ? "warning" : "error",
+          severity: ip === undefined || (anyLands && key === "retry_join") ? "warning" : "error",
           path: [...a.path, key], host: a.host,
           message: `${a.name} joins ${t}, where no Consul agent of the plan ${ip === undefined ? "is known to run" : "listens"}`,
-          hint: `Join a server's address: ${agents.filter((x) => x.server).map((x) => { const ip2 = agentAddress(ctx, x); return ip2 !== undefined ? formatIp(ip2) : x.name; }).join(", ")}.`,
+          // Other servers of its datacenter, where their Serf listens (bind before a possibly wrong advertise).
+          hint: `Join a server's address: ${agents.filter((x) => x.server && x !== a && x.datacenter === a.datacenter).map((x) => { const ip2 = x.bindAddr !== undefined && x.bindAddr !== 0 ? x.bindAddr : agentAddress(ctx, x); return ip2 !== undefined ? formatIp(ip2) : x.name; }).join(", ") || "(no other server)"}.`,
         }));
         continue;
       }

@@ -25,7 +25,8 @@ export function expectationFindings(ctx: RuleContext): Diagnostic[] {
         const ip = targetAddress(ctx, e.to, e.from);
         if (!ns || ip === undefined) continue;
         const res = trace(ctx.topo, ALL_UP, ns, ip, pingProbe(e.size));
-        if (res.code === "isolation" || (!res.ok && ownMacvlanChild(ctx, e.from.host, e.to))) {
+        // A duplicate address or a firewall has findings of its own; this one is about parent isolation.
+        if (res.code === "isolation" || (!res.ok && res.code !== "duplicate" && res.code !== "firewall" && ownMacvlanChild(ctx, e.from.host, e.to))) {
           out.push(diag("macvlan_host_isolation", {
             severity: "error", path: e.path, host: e.from.host,
             message: `${endpointLabel(e.from)} is expected to reach ${targetLabel(e.to)}, its own macvlan container: the kernel never passes that traffic${ctx.index.hosts.get(e.from.host)?.shims.length ? " outside a shim, and no shim routes it" : ""}`,

@@ -1,7 +1,7 @@
 // macvlan and ipvlan: parents, per-host IPAM on a shared segment, gateways that must exist, underlays
 // that must accept extra MAC addresses, the parent/child isolation, and the kernel features behind them.
 import { diag, type Diagnostic } from "../diagnostics.js";
-import { formatIp, overlaps, type Cidr } from "../ip.js";
+import { contains, formatIp, overlaps, type Cidr } from "../ip.js";
 import { baseNic, vlanId } from "../net/topology.js";
 import { ipSpoofFilter, macFilter } from "../net/trace.js";
 import { instanceOn, PUBLIC_CLOUDS, shimDriver, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
@@ -324,7 +324,19 @@ export function macvlanHostIsolation(ctx: RuleContext): Diagnostic[] {
       const inst = instanceOn(n, c.host);
       const h = ctx.index.hosts.get(c.host);
       if (!inst?.parent || !h) continue;
-      if (h.shims.some((s) => s.parent === inst.parent)) continue;
+      const shims = h.shims.filter((s) => s.parent === inst.parent);
+      if (shims.length > 0) {
+        // A shim helps only where it routes: its routes (or its own subnet) must cover the container's address.
+        const ip = ctx.allocation.addresses.get(c.name, a.network);
+        if (ip !== undefined && !shims.some((s) => contains(s.cidr, ip) || s.routes.some((r) => contains(r, ip)))) {
+          out.push(diag("macvlan_host_isolation", {
+            severity: "warning", path: [...shims[0]!.path, "routes"], host: c.host,
+            message: `${c.host}'s shim ${shims[0]!.name} routes ${shims[0]!.routes.map((r) => r.text).join(", ") || "nothing"}, not ${formatIp(ip)} of its own container ${c.name}: the host still cannot reach it`,
+            hint: `Add ${inst.ipRange?.text ?? `${formatIp(ip)}/32`} (${c.host}'s own range) to the shim's routes.`,
+          }));
+        }
+        continue;
+      }
       const list = byHost.get(c.host) ?? [];
       list.push(c.name);
       byHost.set(c.host, list);
