@@ -172,6 +172,7 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
     .option("--size <bytes>", "ICMP payload (ping -s)", "56")
     .option("--fault <fault>", "apply a fault first (repeatable)", collect, [])
     .option("--json", "print as JSON")
+    .addHelpText("after", "\nExit codes: 0 the code is known / the path reaches, 1 the path does not reach, 2 unknown code, unreadable plan or bad usage.\n\nExamples:\n  crosshost explain port_blocked\n  crosshost explain seed-macvlan --from host:docker-71 --to box1")
     .action(async (what: string, opts: { json?: boolean; from?: string; to?: string; by: string; size: string; fault: string[] }) => {
       const style = makeStyle();
       if (opts.from !== undefined || opts.to !== undefined) {

@@ -116,6 +116,7 @@ export function registerRemoteCommands(program: Command, h: {
   withRemoteOptions(program.command("destroy"))
     .description("Remove what crosshost created on the hosts (by its label), and leave a swarm only where crosshost formed or joined it.")
     .argument("<plan>", "plan file whose hosts carry ssh settings")
+    .addHelpText("after", "\nExit codes: 0 everything crosshost created is gone, 1 something could not be removed (listed: host, command, reason) or a host is unreachable, 2 unreadable input or bad options.")
     .action(async (planArg: string, o: RemoteCliOptions) => {
       const ctx = await open(planArg, o);
       try {

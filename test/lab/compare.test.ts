@@ -178,3 +178,30 @@ describe.runIf(labOk).sequential(labTitle("prediction against reality: Consul ag
     expect(r.reality!.consul!["s1"]!.leader).toMatch(/^10\.64\.0\.1[12]:8300$/);
   }, 300_000);
 });
+
+// An HTTP check's path (found by a new-user run): a stock web server serves its default page only, so a
+// /health check on nginx:alpine as it comes is critical (404); the lab's busybox httpd serves the same.
+const CHECK_PATH = `
+name: check-path
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 10.65.0.11/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, bind_addr: 10.65.0.11, client_addr: 0.0.0.0 }
+containers:
+  - { name: web, host: h1, image: nginx:alpine, publish: ["8080:80"] }
+services:
+  - { id: root, name: web, agent: s1, address: 10.65.0.11, port: 8080, provider: web, check: { type: http } }
+  - { id: health, name: web, agent: s1, address: 10.65.0.11, port: 8080, provider: web, check: { type: http, path: /health } }
+expect:
+  - service_passing: root
+  - service_critical: health
+`;
+
+describe.runIf(labOk).sequential(labTitle("prediction against reality: an HTTP check's path (namespace lab)"), () => {
+  it("/ passes, /health is a 404 and critical, as predicted", async () => {
+    const r = await agree("netns", CHECK_PATH);
+    expect(r.reality!.services["health"]!.health).toBe("critical");
+    expect(r.reality!.services["root"]!.health).toBe("passing");
+  }, 300_000);
+});

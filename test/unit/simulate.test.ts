@@ -594,3 +594,27 @@ consul:
     expect(v.diagnostics.find((d) => d.severity === "error")?.message).toMatch(/names interface "eth9", which the host does not have/);
   });
 });
+
+describe("an HTTP check's path on a stock web server image", () => {
+  const plan = (image: string, path: string) => `
+crosshost: 1
+name: t-path
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 10.65.0.11/24 }] }
+consul:
+  agents:
+    - { name: s1, host: h1, server: true, bootstrap_expect: 1, bind_addr: 10.65.0.11, client_addr: 0.0.0.0 }
+containers:
+  - { name: web, host: h1, image: ${image}, publish: ["8080:80"], listen: [80] }
+services:
+  - { id: w, name: web, agent: s1, address: 10.65.0.11, port: 8080, provider: web, check: { type: http, path: ${path} } }
+`;
+  it.each([
+    ["nginx:alpine", "/", "passing"],
+    ["nginx:alpine", "/health", "critical"],
+    ["docker.io/library/httpd:2.4", "/index.html", "passing"],
+    ["myorg/api:1.2", "/health", "passing"],
+  ])("%s %s is %s", (image, path, health) => {
+    expect(simulate(plan(image, path)).obs.services["w"]!.health).toBe(health);
+  });
+});

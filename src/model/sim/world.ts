@@ -1179,6 +1179,15 @@ export class World implements NetState {
         continue;
       }
       const res = trace(this.topo, this, this.agentNetns(agent), ip, { proto: "tcp", port: s.check.port, ipSize: 60, df: true });
+      // The port answers; whether the path does depends on what serves it. A stock web server image run as
+      // it comes serves its default page only, so any other path is a 404, and Consul counts only 2xx (and 429) as passing.
+      const server = res.ok && s.check.type === "http" && res.answeredBy !== undefined ? this.topo.netns.get(res.answeredBy) : undefined;
+      const served = server?.kind === "container" ? this.index.containers.get(server.container!) : undefined;
+      const paths = served && !served.agent && (served.command === undefined || served.command.length === 0) ? stockWebPaths(served.image) : undefined;
+      if (paths && !paths.includes(s.check.path)) {
+        out[s.id] = { agent: s.agent, registered: true, health: "critical", reason: `HTTP GET http://${formatIp(ip)}:${s.check.port}${s.check.path}: 404 (Not Found): ${served!.image} as it comes serves ${paths.join(" and ")} only` };
+        continue;
+      }
       out[s.id] = res.ok
         ? { agent: s.agent, registered: true, health: "passing" }
         : { agent: s.agent, registered: true, health: "critical", reason: `${s.check.type === "http" ? "HTTP GET" : "TCP"} ${formatIp(ip)}:${s.check.port}: ${res.reason}` };
@@ -1314,4 +1323,13 @@ function representative(a: { list: Member[]; byHost: Map<string, Member[]> }, b:
     if (y) return [x, y];
   }
   return undefined;
+}
+
+/**
+ * The paths a stock web server image answers 200 on when run without a command of its own: its default page.
+ * undefined: an image crosshost knows nothing about (its own application may serve any path).
+ */
+export function stockWebPaths(image: string): string[] | undefined {
+  const repo = image.replace(/@.*$/, "").replace(/:[^/]*$/, "").split("/").pop() ?? "";
+  return repo === "nginx" || repo === "httpd" || repo === "busybox" ? ["/", "/index.html"] : undefined;
 }
