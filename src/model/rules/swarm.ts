@@ -84,7 +84,10 @@ export function swarmAdvertise(ctx: RuleContext): Diagnostic[] {
         out.push(diag("swarm_advertise_ambiguous", {
           path: node.path, host: h.name,
           message: `swarm init on ${h.name} cannot choose an advertise address: ${candidates.map((n) => `${formatIp(n.ip)} on ${n.name}`).join(" and ")}`,
-          hint: `Set advertise_addr to the address the other nodes reach ${h.name} on.`,
+          // The short form (managers: [...]) has no place for it: say where it goes.
+          hint: node.path.includes("nodes")
+            ? `Set advertise_addr to the address the other nodes reach ${h.name} on.`
+            : `List the node under swarm.nodes with its address: nodes: [{ host: ${h.name}, role: ${node.role}, advertise_addr: ${formatIp(candidates[0]!.ip)} }] (the address the other nodes reach it on).`,
         }));
       }
       continue;
