@@ -137,6 +137,8 @@ export interface NetworkInstance {
   readonly subnetDeclared: boolean;
   readonly gatewayDeclared: boolean;
   readonly ipRange?: Cidr;
+  /** An ip_range outside the subnet (ip_range_outside_subnet): Docker refuses to create this instance. */
+  readonly invalidRange?: Cidr;
   readonly auxAddresses: readonly { name: string; ip: Ip; path: PlanPath }[];
   readonly parent?: string;
   readonly path: PlanPath;
@@ -187,6 +189,8 @@ export interface Container {
   readonly listen: readonly { port: number; proto: Proto; ip?: Ip }[];
   readonly command?: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
+  /** Some of its networks could not be read (reported): findings that depend on them say nothing. */
+  readonly networksIncomplete?: boolean;
   /** A Consul agent's container: its name is the agent's. */
   readonly agent?: string;
   readonly path: PlanPath;

@@ -528,3 +528,23 @@ describe("diagnostic form", () => {
     expect(res.diagnostics.filter((d) => d.code === "unknown_reference")).toHaveLength(200_000);
   });
 });
+
+describe("findings that follow from another are left out", () => {
+  it("a typo in a container's network: one unknown_reference, no name-resolution errors about the default bridge", () => {
+    const text = `${two()}networks: [{ name: apps, driver: bridge, subnet: 10.30.0.0/24, hosts: [a] }]
+containers:
+  - { name: x, host: a, image: busybox, networks: [apps] }
+  - { name: y, host: a, image: busybox, networks: [app] }
+expect:
+  - reach: { from: x, to: y, by: name }
+`;
+    expect(validateText(text, "p.yaml").diagnostics.filter((d) => d.severity === "error").map((d) => d.code)).toEqual(["unknown_reference"]);
+  });
+  it("an ip_range outside its subnet: one error, no pool findings for a network Docker will not create", () => {
+    const text = macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.169.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }");
+    const v = validateText(text, "p.yaml");
+    const shown = v.diagnostics.filter((d) => d.severity !== "info");
+    expect(shown.map((d) => d.code)).toEqual(["ip_range_outside_subnet"]);
+    expect(shown[0]!.path).toEqual(["networks", 0, "hosts", 1, "ip_range"]);
+  });
+});

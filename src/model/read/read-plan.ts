@@ -789,7 +789,7 @@ class PlanReader {
   private instance(n: PendingNetwork, host: string | undefined, subnet: Cidr, declared: boolean, gateway: Ip | undefined, ipRange: Cidr | undefined, aux: PendingNetwork["aux"], parent: string | undefined, path: PlanPath): NetworkInstance {
     if (ipRange && !covers(subnet, ipRange)) {
       this.r.report(diag("ip_range_outside_subnet", {
-        path: [...n.path, "ip_range"], host,
+        path: path !== n.path ? [...path, "ip_range"] : [...n.path, "ip_range"], host,
         message: `ip_range ${ipRange.text} of "${n.name}" is not inside its subnet ${subnet.text}`,
         hint: `Choose a range inside ${subnet.text}.`,
       }));
@@ -805,6 +805,7 @@ class PlanReader {
       network: n.name, subnet, subnetDeclared: declared, gateway: gateway ?? nth(subnet, 1), gatewayDeclared: gateway !== undefined,
       auxAddresses: aux, path,
       ...(host !== undefined ? { host } : {}), ...(ipRange && covers(subnet, ipRange) ? { ipRange } : {}), ...(parent !== undefined ? { parent } : {}),
+      ...(ipRange && !covers(subnet, ipRange) ? { invalidRange: ipRange } : {}),
     };
   }
 
@@ -846,6 +847,8 @@ class PlanReader {
       if (atts.findIndex((b) => b.network === a.network) < i) this.r.invalid(a.path, `container "${name}" attaches to "${a.network}" twice`, "List each network once.");
     }
     const c: { -readonly [K in keyof Container]: Container[K] } = { name, host, image, networkMode, attachments: atts, publish, listen: listenRaw ?? defaultListenPorts(image), labels, path };
+    const listed = o.get("networks");
+    if (Array.isArray(listed) && attachments.length < listed.length) c.networksIncomplete = true;
     if (command) c.command = command;
     return c;
   }

@@ -14,7 +14,8 @@ export function expectationFindings(ctx: RuleContext): Diagnostic[] {
         if (e.by === "name" && e.to.kind === "container") {
           const from = e.from.kind === "container" ? ctx.index.containers.get(e.from.container) : undefined;
           const res = resolveName(ctx.topo, from, e.to.container);
-          if (!res.ok && e.reach) {
+          const incomplete = from?.networksIncomplete === true || ctx.index.containers.get(e.to.container)?.networksIncomplete === true;
+          if (!res.ok && e.reach && !incomplete) {
             out.push(diag("name_resolution_unavailable", { path: e.path, message: `${endpointLabel(e.from)} cannot reach ${e.to.container} by name: ${res.reason}`, hint: "Attach both containers to a user-defined network, or reach it by address." }));
           }
           continue;

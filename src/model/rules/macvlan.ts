@@ -148,7 +148,7 @@ export function macvlanRangeOverlap(ctx: RuleContext): Diagnostic[] {
   const bySegment = new Map<string, R[]>();
   for (const n of macvlans(ctx)) {
     for (const inst of n.instances) {
-      if (inst.host === undefined || inst.parent === undefined) continue;
+      if (inst.host === undefined || inst.parent === undefined || inst.invalidRange) continue;
       const seg = ctx.index.segmentOfNic.get(`${inst.host}/${baseNic(inst.parent)}`) ?? `nic:${inst.host}`;
       const vid = vlanId(inst.parent);
       const key = seg + (vid !== undefined ? `.${vid}` : "");
@@ -209,7 +209,7 @@ function macvlanPoolTakesOthers(ctx: RuleContext): Diagnostic[] {
   for (const list of byDomain.values()) list.sort((a, b) => a.ip - b.ip);
   for (const n of macvlans(ctx)) {
     for (const inst of n.instances) {
-      if (inst.host === undefined || inst.parent === undefined) continue;
+      if (inst.host === undefined || inst.parent === undefined || inst.invalidRange) continue;
       const claims = byDomain.get(domOf(inst.host, inst.parent));
       if (!claims) continue;
       const pool = inst.ipRange ?? inst.subnet;

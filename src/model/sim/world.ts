@@ -208,6 +208,9 @@ export class World implements NetState {
         }
         const key = `${step.network}@${step.host}`;
         if (this.localNets.has(key)) return this.ok(step, "already exists", true);
+        const bad = n.instances.find((i) => i.host === step.host)?.invalidRange;
+        // The docker CLI itself refuses it before asking the daemon (docker/cli network create, consolidateIpam).
+        if (bad) return this.failed(step, `no matching subnet for range ${bad.text}`);
         if (step.driver === "macvlan" || step.driver === "ipvlan") {
           if (!h!.kernel[step.driver]) return this.failed(step, `${step.driver}: kernel module not available`);
           const base = step.parent?.split(".")[0];

@@ -185,7 +185,8 @@ function networkStep(n: Network, host: string, inst: Network["instances"][number
     id: n.scope === "swarm" ? `network_create:${n.name}` : `network_create:${n.name}@${host}`,
     kind: "network_create", host, after, reason,
     network: n.name, driver: n.driver, subnet: i.subnet.text, gateway: formatIp(i.gateway),
-    ...(i.ipRange ? { ipRange: i.ipRange.text } : {}),
+    // As written, even outside the subnet: Docker refuses it then ("no matching subnet for range"), as the simulator does.
+    ...(i.ipRange ?? i.invalidRange ? { ipRange: (i.ipRange ?? i.invalidRange)!.text } : {}),
     auxAddresses: i.auxAddresses.map((a) => ({ name: a.name, ip: formatIp(a.ip) })),
     ...(i.parent !== undefined ? { parent: i.parent } : {}),
     ...(n.mode !== undefined ? { mode: n.mode } : {}),
