@@ -49,6 +49,9 @@ function checkHint(ctx: RuleContext, id: string, code: string | undefined): stri
   const s = ctx.index.services.get(id)!;
   const provider = s.provider ? ctx.index.containers.get(s.provider) : undefined;
   const pub = provider?.publish[0];
+  // A published port something else on the host already binds (a host-network agent's 8500) never comes up.
+  const taken = (port: number) => ctx.plan.containers.some((c) => c !== provider && c.host === provider?.host && ((c.networkMode === "host" && c.listen.some((l) => l.port === port && l.proto === "tcp")) || c.publish.some((p) => p.hostPort === port && p.proto === "tcp")));
+  if (code === "not_listening" && pub && taken(pub.hostPort)) return `Publish ${provider!.name}'s port on a free host port (${pub.hostPort} is already bound on ${provider!.host}) and register ${provider!.host}'s address with it.`;
   if (code === "not_listening" && pub) return `Register ${provider!.host}'s address with the published port ${pub.hostPort} (${pub.hostPort}:${pub.containerPort}).`;
   if (code === "not_published" && provider) return `Attach ${provider.name} to a network that is not internal as well (or drop internal: true): ports of a container only on internal networks are not published.`;
   if (code === "no_route" && provider) {
