@@ -17,24 +17,24 @@ describe("ipvlan L2 shares the parent's MAC", () => {
   const l2 = (driver: string) => `${hosts(VSPHERE_LOCKED)}networks:
   - { name: lan, driver: ${driver}, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }] }
 containers:
-  - { name: x, host: a, image: busybox, networks: [lan] }
-  - { name: y, host: b, image: busybox, networks: [lan] }
+  - { name: cx, host: a, image: busybox, networks: [lan] }
+  - { name: cy, host: b, image: busybox, networks: [lan] }
 `;
   it("crosses a vSphere port group that rejects promiscuous mode and forged transmits", () => {
-    expect(simulate(l2("ipvlan")).probe({ from: "x", to: "y" }).ok).toBe(true);
+    expect(simulate(l2("ipvlan")).probe({ from: "cx", to: "cy" }).ok).toBe(true);
   });
   it("where macvlan is dropped", () => {
-    const r = simulate(l2("macvlan")).probe({ from: "x", to: "y" });
+    const r = simulate(l2("macvlan")).probe({ from: "cx", to: "cy" });
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/vSphere port group/);
   });
   it("a public cloud still drops the container addresses (source address check)", () => {
-    const r = simulate(l2("ipvlan").replaceAll(VSPHERE_LOCKED, ", platform: { kind: aws }")).probe({ from: "x", to: "y" });
+    const r = simulate(l2("ipvlan").replaceAll(VSPHERE_LOCKED, ", platform: { kind: aws }")).probe({ from: "cx", to: "cy" });
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/AWS.*source address check/);
   });
   it("unless the provider's source check is off for the NIC", () => {
-    expect(simulate(l2("ipvlan").replaceAll(VSPHERE_LOCKED, ", platform: { kind: aws, source_check: false }")).probe({ from: "x", to: "y" }).ok).toBe(true);
+    expect(simulate(l2("ipvlan").replaceAll(VSPHERE_LOCKED, ", platform: { kind: aws, source_check: false }")).probe({ from: "cx", to: "cy" }).ok).toBe(true);
   });
 });
 
@@ -51,7 +51,7 @@ describe("ipvlan L3: the master routes, nobody answers ARP for the children", ()
 containers:
   - { name: x1, host: a, image: busybox, networks: [l3net] }
   - { name: x2, host: a, image: busybox, networks: [l3net] }
-  - { name: y, host: b, image: busybox, networks: [l3net] }
+  - { name: cy, host: b, image: busybox, networks: [l3net] }
 `;
 
   it("children of one master reach each other", () => {
@@ -59,21 +59,21 @@ containers:
   });
 
   it("across hosts, without routes to the other host's children, the packet dies at the router", () => {
-    const r = simulate(l3()).probe({ from: "x1", to: "y" });
+    const r = simulate(l3()).probe({ from: "x1", to: "cy" });
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/10\.50\.2\.\d+ is inside ipvlan network l3net/);
   });
 
   it("with a route each way via the other host, they reach each other", () => {
     const s = simulate(l3(ROUTES_A, ROUTES_B));
-    const r = s.probe({ from: "x1", to: "y" });
+    const r = s.probe({ from: "x1", to: "cy" });
     expect(r.ok, r.hops!.map((h) => `${h.at}: ${h.note}`).join("\n")).toBe(true);
     expect(r.hops!.map((h) => h.note).join("\n")).toMatch(/handed to a's routing table[\s\S]*ipvlan L3 master delivers by destination address/);
-    expect(s.probe({ from: "y", to: "x2" }).ok).toBe(true);
+    expect(s.probe({ from: "cy", to: "x2" }).ok).toBe(true);
   });
 
   it("with a route only one way the reply has no way back", () => {
-    const r = simulate(l3(ROUTES_A)).probe({ from: "x1", to: "y" });
+    const r = simulate(l3(ROUTES_A)).probe({ from: "x1", to: "cy" });
     expect(r.ok).toBe(false);
   });
 

@@ -63,37 +63,37 @@ const ROWS: Row[] = [
   { code: "invalid_value", why: "engine version unquoted (YAML reads 20.10 as 20.1)", bad: two("docker: { version: 20.10 }"), good: two('docker: { version: "20.10" }') },
   {
     code: "invalid_value", why: "fixed ip on the default bridge (docker run --ip refuses it)",
-    bad: `${two()}\ncontainers: [{ name: x, host: a, networks: [{ network: bridge, ip: 172.17.0.9 }] }]`,
-    good: `${two()}\nnetworks: [{ name: app, driver: bridge, subnet: 10.30.0.0/24 }]\ncontainers: [{ name: x, host: a, networks: [{ network: app, ip: 10.30.0.9 }] }]`,
+    bad: `${two()}\ncontainers: [{ name: cx, host: a, networks: [{ network: bridge, ip: 172.17.0.9 }] }]`,
+    good: `${two()}\nnetworks: [{ name: app, driver: bridge, subnet: 10.30.0.0/24 }]\ncontainers: [{ name: cx, host: a, networks: [{ network: app, ip: 10.30.0.9 }] }]`,
   },
   {
     code: "invalid_value", why: "aliases on the default bridge (docker run --network-alias refuses them)",
-    bad: `${two()}\ncontainers: [{ name: x, host: a, networks: [{ network: bridge, aliases: [web] }] }]`,
-    good: `${two()}\nnetworks: [{ name: app, driver: bridge, subnet: 10.30.0.0/24 }]\ncontainers: [{ name: x, host: a, networks: [{ network: app, aliases: [web] }] }]`,
+    bad: `${two()}\ncontainers: [{ name: cx, host: a, networks: [{ network: bridge, aliases: [web] }] }]`,
+    good: `${two()}\nnetworks: [{ name: app, driver: bridge, subnet: 10.30.0.0/24 }]\ncontainers: [{ name: cx, host: a, networks: [{ network: app, aliases: [web] }] }]`,
   },
-  { code: "unknown_reference", bad: `${two()}\ncontainers: [{ name: x, host: zz }]`, good: `${two()}\ncontainers: [{ name: x, host: a }]` },
-  { code: "duplicate_name", bad: `${two()}\ncontainers: [{ name: x, host: a }, { name: x, host: b }]`, good: `${two()}\ncontainers: [{ name: x, host: a }, { name: y, host: b }]` },
+  { code: "unknown_reference", bad: `${two()}\ncontainers: [{ name: cx, host: zz }]`, good: `${two()}\ncontainers: [{ name: cx, host: a }]` },
+  { code: "duplicate_name", bad: `${two()}\ncontainers: [{ name: cx, host: a }, { name: cx, host: b }]`, good: `${two()}\ncontainers: [{ name: cx, host: a }, { name: cy, host: b }]` },
   {
     code: "address_outside_subnet",
-    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.1.5 }] }]`,
-    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.0.5 }] }]`,
+    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: cx, host: a, networks: [{ network: n, ip: 10.1.1.5 }] }]`,
+    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: cx, host: a, networks: [{ network: n, ip: 10.1.0.5 }] }]`,
   },
   {
     code: "duplicate_address",
     why: "same macvlan address on two hosts of one segment",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.130 }] }\n  - { name: y, host: b, networks: [{ network: mv, ip: 192.168.1.130 }] }"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.130 }] }\n  - { name: y, host: b, networks: [{ network: mv, ip: 192.168.1.162 }] }"),
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: cx, host: a, networks: [{ network: mv, ip: 192.168.1.130 }] }\n  - { name: cy, host: b, networks: [{ network: mv, ip: 192.168.1.130 }] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: cx, host: a, networks: [{ network: mv, ip: 192.168.1.130 }] }\n  - { name: cy, host: b, networks: [{ network: mv, ip: 192.168.1.162 }] }"),
   },
   {
     code: "duplicate_address",
     why: "a container given a host's NIC address on the LAN",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.12 }] }"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [{ network: mv, ip: 192.168.1.129 }] }"),
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [{ network: mv, ip: 192.168.1.12 }] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [{ network: mv, ip: 192.168.1.129 }] }"),
   },
   {
     code: "reserved_address",
-    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.0.1 }] }]`,
-    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [{ network: n, ip: 10.1.0.2 }] }]`,
+    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: cx, host: a, networks: [{ network: n, ip: 10.1.0.1 }] }]`,
+    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/24, hosts: [a] }]\ncontainers: [{ name: cx, host: a, networks: [{ network: n, ip: 10.1.0.2 }] }]`,
   },
   {
     code: "subnet_overlap",
@@ -109,18 +109,18 @@ const ROWS: Row[] = [
   },
   {
     code: "ip_range_outside_subnet",
-    bad: macvlan("[{ host: a, ip_range: 10.0.0.0/27 }]", "  - { name: x, host: a, networks: [mv] }"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }"),
+    bad: macvlan("[{ host: a, ip_range: 10.0.0.0/27 }]", "  - { name: cx, host: a, networks: [mv] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }"),
   },
   {
     code: "pool_exhausted",
-    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/30, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [n] }, { name: y, host: a, networks: [n] }]`,
-    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/29, hosts: [a] }]\ncontainers: [{ name: x, host: a, networks: [n] }, { name: y, host: a, networks: [n] }]`,
+    bad: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/30, hosts: [a] }]\ncontainers: [{ name: cx, host: a, networks: [n] }, { name: cy, host: a, networks: [n] }]`,
+    good: `${two()}\nnetworks: [{ name: n, subnet: 10.1.0.0/29, hosts: [a] }]\ncontainers: [{ name: cx, host: a, networks: [n] }, { name: cy, host: a, networks: [n] }]`,
   },
   {
     code: "macvlan_parent_missing",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27, parent: ens34 }]", "  - { name: x, host: a, networks: [mv] }"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }"),
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27, parent: ens34 }]", "  - { name: cx, host: a, networks: [mv] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }"),
   },
   {
     code: "macvlan_parent_shared",
@@ -141,14 +141,14 @@ const ROWS: Row[] = [
   },
   {
     code: "macvlan_ip_range_overlap",
-    bad: macvlan("[a, b]", "  - { name: x, host: a, networks: [mv] }\n  - { name: y, host: b, networks: [mv] }"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }\n  - { name: y, host: b, networks: [mv] }"),
+    bad: macvlan("[a, b]", "  - { name: cx, host: a, networks: [mv] }\n  - { name: cy, host: b, networks: [mv] }"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: cx, host: a, networks: [mv] }\n  - { name: cy, host: b, networks: [mv] }"),
   },
   {
     code: "macvlan_ip_range_overlap",
     why: "a shim inside another host's ip_range (that host's IPAM does not know it)",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.170/32, routes: [192.168.1.128/27] }] }\n  - { name: b"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27, aux_addresses: { shim-a: 192.168.1.170 } }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.170/32, routes: [192.168.1.128/27] }] }\n  - { name: b"),
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.170/32, routes: [192.168.1.128/27] }] }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27, aux_addresses: { shim-a: 192.168.1.170 } }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.170/32, routes: [192.168.1.128/27] }] }\n  - { name: b"),
   },
   {
     code: "macvlan_cloud_mac_filter",
@@ -169,23 +169,23 @@ const ROWS: Row[] = [
   },
   {
     code: "macvlan_promiscuous_required",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: reject } }\n  - { name: b"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: accept, forged_transmits: accept } }\n  - { name: b"),
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: reject } }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: vsphere, promiscuous: accept, forged_transmits: accept } }\n  - { name: b"),
   },
   {
     code: "macvlan_cloud_mac_filter",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: aws } }\n  - { name: b"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }"),
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], platform: { kind: aws } }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }"),
   },
   {
     code: "macvlan_host_isolation",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }") + "expect:\n  - reach: { from: host:a, to: x }\n",
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.190/32, routes: [192.168.1.128/27] }] }\n  - { name: b") + "expect:\n  - reach: { from: host:a, to: x }\n",
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }") + "expect:\n  - reach: { from: host:a, to: cx }\n",
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.190/32, routes: [192.168.1.128/27] }] }\n  - { name: b") + "expect:\n  - reach: { from: host:a, to: cx }\n",
   },
   {
     code: "kernel_feature_missing",
-    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], kernel: { macvlan: false } }\n  - { name: b"),
-    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], kernel: { ipvlan: false } }\n  - { name: b"),
+    bad: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], kernel: { macvlan: false } }\n  - { name: b"),
+    good: macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], kernel: { ipvlan: false } }\n  - { name: b"),
   },
   { code: "swarm_quorum_fault_tolerance", bad: `${two()}\nswarm: { managers: [a, b] }`, good: three + swarm3 },
   {
@@ -211,8 +211,8 @@ const ROWS: Row[] = [
   },
   {
     code: "overlay_not_attachable",
-    bad: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: x, host: b, networks: [o] }]`,
-    good: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: x, host: b, networks: [o] }]`,
+    bad: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: cx, host: b, networks: [o] }]`,
+    good: `${two()}\nswarm: { managers: [a], workers: [b] }\nnetworks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: cx, host: b, networks: [o] }]`,
   },
   {
     code: "port_blocked",
@@ -335,7 +335,7 @@ describe("diagnostic form", () => {
     expect(d.message).toContain("flags.bind, which overrides bind_addr");
   });
   it("a shim that does not route its own host's containers is a warning", () => {
-    const text = macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: x, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.250/32, routes: [192.168.1.160/27] }] }\n  - { name: b");
+    const text = macvlan("[{ host: a, ip_range: 192.168.1.128/27 }]", "  - { name: cx, host: a, networks: [mv] }").replace("gateway: 192.168.1.1 }] }\n  - { name: b", "gateway: 192.168.1.1 }], shims: [{ parent: eth0, address: 192.168.1.250/32, routes: [192.168.1.160/27] }] }\n  - { name: b");
     const d = validateText(text, "p.yaml").diagnostics.find((x) => x.code === "macvlan_host_isolation")!;
     expect(d.severity).toBe("warning");
     expect(d.hint).toContain("192.168.1.128/27");
@@ -390,10 +390,10 @@ describe("diagnostic form", () => {
   });
   it("suggests docker_gwbridge and ingress only in a plan with a swarm", () => {
     const hint = (plan: string) => validateText(plan, "p.yaml").diagnostics.find((x) => x.code === "unknown_reference")!.hint;
-    expect(hint(`${two()}\ncontainers: [{ name: x, host: a, networks: [zzzz] }]`)).toBe("Known networks: bridge.");
-    expect(hint(`${two()}\nswarm: { managers: [a], workers: [b] }\ncontainers: [{ name: x, host: a, networks: [zzzz] }]`)).toBe("Known networks: bridge, docker_gwbridge, ingress.");
+    expect(hint(`${two()}\ncontainers: [{ name: cx, host: a, networks: [zzzz] }]`)).toBe("Known networks: bridge.");
+    expect(hint(`${two()}\nswarm: { managers: [a], workers: [b] }\ncontainers: [{ name: cx, host: a, networks: [zzzz] }]`)).toBe("Known networks: bridge, docker_gwbridge, ingress.");
     // why: without a swarm Docker has no docker_gwbridge: attaching to it fails ("network docker_gwbridge not found")
-    expect(validateText(`${two()}\ncontainers: [{ name: x, host: a, networks: [docker_gwbridge] }]`, "p.yaml").diagnostics.map((x) => x.code)).toContain("unknown_reference");
+    expect(validateText(`${two()}\ncontainers: [{ name: cx, host: a, networks: [docker_gwbridge] }]`, "p.yaml").diagnostics.map((x) => x.code)).toContain("unknown_reference");
   });
   it("bridge MTU hints name the plan key", () => {
     const hints = (plan: string) => validateText(plan, "p.yaml").diagnostics.filter((x) => x.code === "mtu_exceeds_path" && /docker0|docker_gwbridge/.test(x.message)).map((x) => x.hint);
@@ -440,7 +440,7 @@ describe("diagnostic form", () => {
   it("a long value or key is cut at 40 characters in a message", () => {
     const res = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }], ["k".repeat(100_000)]: 1 }] });
     expect(res.diagnostics.find((d) => d.code === "unknown_key")!.message).toBe(`unknown key "${"k".repeat(40)}…" in a host`);
-    const ref = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers: [{ name: "c", host: "\u001b".repeat(100_000) }] });
+    const ref = validateValue({ hosts: [{ name: "a", nics: [{ name: "eth0", address: "10.0.0.1/24" }] }], containers: [{ name: "cc", host: "\u001b".repeat(100_000) }] });
     expect(ref.diagnostics.find((d) => d.code === "unknown_reference")!.message).toBe(`no host named "${"\\u001b".repeat(40)}…"`);
   });
   it("names odd values plainly: no [object Object], NaN or 'number Infinity'", () => {
@@ -478,7 +478,7 @@ describe("diagnostic form", () => {
     expect(didYouMean(word, candidates)).toBe(expected);
   });
   it("did-you-mean reaches unknown_key findings", () => {
-    const res = validateText(`${two()}\ncontainers: [{ name: c, host: a, imgae: nginx }]\nconsul: { agents: [{ name: s, host: b, server: true, bootstrap_expect: 1, bind: 192.168.1.12 }] }\n`, "p.yaml");
+    const res = validateText(`${two()}\ncontainers: [{ name: cc, host: a, imgae: nginx }]\nconsul: { agents: [{ name: cs, host: b, server: true, bootstrap_expect: 1, bind: 192.168.1.12 }] }\n`, "p.yaml");
     expect(res.diagnostics.filter((d) => d.code === "unknown_key").map((d) => d.hint)).toEqual(['Rename it to "image".', 'Rename it to "bind_addr".']);
   });
   it("parse errors in plan words, at the right place", () => {
@@ -514,7 +514,7 @@ describe("diagnostic form", () => {
     for (const n of [8, 100]) expect(hint(n)).toBe("Use 7 managers, Docker's recommended maximum (more managers slow every Raft write): they tolerate 3 failures; make the other hosts workers.");
   });
   it("a fixed ip or aliases on the default bridge are reported at the attachment's ip and aliases", () => {
-    const res = validateText(`${two()}\ncontainers: [{ name: x, host: a, networks: [{ network: bridge, ip: 172.17.0.9, aliases: [web] }] }]\nconsul: { agents: [{ name: s, host: b, server: true, bootstrap_expect: 1, network: { network: bridge, ip: 172.17.0.10 } }] }\n`, "p.yaml");
+    const res = validateText(`${two()}\ncontainers: [{ name: cx, host: a, networks: [{ network: bridge, ip: 172.17.0.9, aliases: [web] }] }]\nconsul: { agents: [{ name: cs, host: b, server: true, bootstrap_expect: 1, network: { network: bridge, ip: 172.17.0.10 } }] }\n`, "p.yaml");
     const found = res.diagnostics.filter((d) => d.code === "invalid_value");
     expect(found.map((d) => d.path)).toEqual([["containers", 0, "networks", 0, "ip"], ["containers", 0, "networks", 0, "aliases"], ["consul", "agents", 0, "network", "ip"]]);
     expect(found[0]!.message).toBe('a fixed ip on the default bridge network: docker run --ip refuses it ("user specified IP address is supported on user defined networks only")');
@@ -533,18 +533,27 @@ describe("findings that follow from another are left out", () => {
   it("a typo in a container's network: one unknown_reference, no name-resolution errors about the default bridge", () => {
     const text = `${two()}networks: [{ name: apps, driver: bridge, subnet: 10.30.0.0/24, hosts: [a] }]
 containers:
-  - { name: x, host: a, image: busybox, networks: [apps] }
-  - { name: y, host: a, image: busybox, networks: [app] }
+  - { name: cx, host: a, image: busybox, networks: [apps] }
+  - { name: cy, host: a, image: busybox, networks: [app] }
 expect:
-  - reach: { from: x, to: y, by: name }
+  - reach: { from: cx, to: cy, by: name }
 `;
     expect(validateText(text, "p.yaml").diagnostics.filter((d) => d.severity === "error").map((d) => d.code)).toEqual(["unknown_reference"]);
   });
   it("an ip_range outside its subnet: one error, no pool findings for a network Docker will not create", () => {
-    const text = macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.169.1.160/27 }]", "  - { name: x, host: a, networks: [mv] }");
+    const text = macvlan("[{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.169.1.160/27 }]", "  - { name: cx, host: a, networks: [mv] }");
     const v = validateText(text, "p.yaml");
     const shown = v.diagnostics.filter((d) => d.severity !== "info");
     expect(shown.map((d) => d.code)).toEqual(["ip_range_outside_subnet"]);
     expect(shown[0]!.path).toEqual(["networks", 0, "hosts", 1, "ip_range"]);
+  });
+});
+
+describe("container names follow Docker's rule", () => {
+  it("a one-character container name is refused, as Docker does (measured in the lab)", () => {
+    const v = validateText(`${two()}containers:\n  - { name: a, host: a, image: busybox }\n`, "p.yaml");
+    const d = v.diagnostics.find((x) => x.code === "invalid_value")!;
+    expect(d.hint).toMatch(/at least two characters/);
+    expect(validateText(`${two()}containers:\n  - { name: ab, host: a, image: busybox }\n`, "p.yaml").diagnostics.filter((x) => x.code === "invalid_value")).toEqual([]);
   });
 });

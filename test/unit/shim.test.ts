@@ -47,14 +47,14 @@ describe("simulator: a second kind of child on one master fails as the kernel do
   - { name: mv, driver: macvlan, subnet: 10.1.0.0/24, parent: eth0, hosts: [a] }
   - { name: iv, driver: ipvlan, subnet: 10.2.0.0/24, parent: eth0, hosts: [a] }
 containers:
-  - { name: m, host: a, image: busybox, networks: [mv] }
-  - { name: i, host: a, image: busybox, networks: [iv] }
+  - { name: cm, host: a, image: busybox, networks: [mv] }
+  - { name: ci, host: a, image: busybox, networks: [iv] }
 `;
 
   it("the first container runs, the second is refused with Docker's error", () => {
     const s = simulate(mixed);
-    expect(s.results.find((r) => r.id === "container_run:m")!.status).not.toBe("failed");
-    const second = s.results.find((r) => r.id === "container_run:i")!;
+    expect(s.results.find((r) => r.id === "container_run:cm")!.status).not.toBe("failed");
+    const second = s.results.find((r) => r.id === "container_run:ci")!;
     expect(second.status).toBe("failed");
     expect(second.message).toMatch(/failed to create the ipvlan port: device or resource busy/);
   });
@@ -65,8 +65,8 @@ containers:
   });
 
   it("a macvlan shim on an ipvlan master makes the ipvlan container fail", () => {
-    const s = simulate(`${hosts(SHIM.replace("parent: eth0", "parent: eth0, type: macvlan"))}networks:\n${lan("ipvlan")}\ncontainers:\n  - { name: c, host: a, image: busybox, networks: [lan] }\n`);
-    expect(s.results.find((r) => r.id === "container_run:c")!.message).toMatch(/device or resource busy/);
+    const s = simulate(`${hosts(SHIM.replace("parent: eth0", "parent: eth0, type: macvlan"))}networks:\n${lan("ipvlan")}\ncontainers:\n  - { name: cc, host: a, image: busybox, networks: [lan] }\n`);
+    expect(s.results.find((r) => r.id === "container_run:cc")!.message).toMatch(/device or resource busy/);
   });
 });
 

@@ -232,14 +232,14 @@ hosts:
   - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24, mtu: 1450 }] }
 swarm: { managers: [a], workers: [b] }
 networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]
-containers: [{ name: x, host: a, networks: [o] }, { name: y, host: b, networks: [o] }]
+containers: [{ name: cx, host: a, networks: [o] }, { name: cy, host: b, networks: [o] }]
 `;
     const s = simulate(text);
-    expect(s.probe({ from: "x", to: "y", size: 1422 }).ok).toBe(true);
-    const ip = s.obs.containers["y"]!.addresses["o"]!;
-    const df = s.world.traceProbe({ from: "x", to: ip, by: "address", size: 1422, proto: "icmp" });
+    expect(s.probe({ from: "cx", to: "cy", size: 1422 }).ok).toBe(true);
+    const ip = s.obs.containers["cy"]!.addresses["o"]!;
+    const df = s.world.traceProbe({ from: "cx", to: ip, by: "address", size: 1422, proto: "icmp" });
     expect(df.result.ok).toBe(true);
-    const r = trace(s.world.topo, s.world, "ctr:x", parseIp(ip)!, { proto: "icmp", ipSize: 1450, df: true });
+    const r = trace(s.world.topo, s.world, "ctr:cx", parseIp(ip)!, { proto: "icmp", ipSize: 1450, df: true });
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/fragmentation needed/);
   });
@@ -251,7 +251,7 @@ hosts:
   - { name: c, nics: [{ name: eth0, address: 10.1.0.3/24, mtu: 9000 }] }
 swarm: { managers: [a, b, c] }
 networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16, mtu: 9000 }]
-containers: [{ name: x, host: a, networks: [o] }, { name: y, host: b, networks: [o] }, { name: z, host: c, networks: [o] }]
+containers: [{ name: cx, host: a, networks: [o] }, { name: cy, host: b, networks: [o] }, { name: cz, host: c, networks: [o] }]
 `);
     const big = s.probe({ from: "host:b", to: "host:a", size: 5000 });
     expect(big.ok).toBe(false);
@@ -262,10 +262,10 @@ containers: [{ name: x, host: a, networks: [o] }, { name: y, host: b, networks: 
     expect(back.ok).toBe(false);
     expect(back.reason).toMatch(/a's eth0 \(MTU 1500\) drops/);
     expect(s.probe({ from: "host:b", to: "host:a", size: 1000 }).ok).toBe(true);
-    const tunnel = s.probe({ from: "y", to: "x", size: 5000 });
+    const tunnel = s.probe({ from: "cy", to: "cx", size: 5000 });
     expect(tunnel.ok).toBe(false);
     expect(tunnel.reason).toMatch(/VXLAN .* a's eth0 \(MTU 1500\) drops/);
-    expect(s.probe({ from: "y", to: "z", size: 8000 }).ok).toBe(true);
+    expect(s.probe({ from: "cy", to: "cz", size: 8000 }).ok).toBe(true);
   });
   it("B08: encrypted overlay with ESP blocked: same-host pings pass, cross-host pings fail", () => {
     const fw = "firewall: { inbound: deny, allow: [{ proto: tcp, port: 2377 }, { proto: tcp, port: 7946 }, { proto: udp, port: 7946 }, { proto: udp, port: 4789 }] }";
@@ -275,10 +275,10 @@ hosts:
   - { name: b, nics: [{ name: eth0, address: 10.1.0.2/24 }], ${fw} }
 swarm: { managers: [a], workers: [b] }
 networks: [{ name: o, driver: overlay, attachable: true, encrypted: true, subnet: 10.20.0.0/16 }]
-containers: [{ name: x, host: a, networks: [o] }, { name: x2, host: a, networks: [o] }, { name: y, host: b, networks: [o] }]
+containers: [{ name: cx, host: a, networks: [o] }, { name: x2, host: a, networks: [o] }, { name: cy, host: b, networks: [o] }]
 `);
-    expect(s.probe({ from: "x", to: "x2" }).ok).toBe(true);
-    const cross = s.probe({ from: "x", to: "y" });
+    expect(s.probe({ from: "cx", to: "x2" }).ok).toBe(true);
+    const cross = s.probe({ from: "cx", to: "cy" });
     expect(cross.ok).toBe(false);
     expect(cross.reason).toMatch(/ESP/);
   });
@@ -289,9 +289,9 @@ hosts:
   - { name: b, nics: [{ name: eth0, address: 192.168.99.8/24 }] }
 swarm: { managers: [a], workers: [b] }
 networks: [{ name: o, driver: overlay, attachable: true, subnet: 192.168.99.0/24 }]
-containers: [{ name: x, host: a, networks: [{ network: o, ip: 192.168.99.5 }] }]
+containers: [{ name: cx, host: a, networks: [{ network: o, ip: 192.168.99.5 }] }]
 `);
-    const r = s.probe({ from: "x", to: "192.168.99.8" });
+    const r = s.probe({ from: "cx", to: "192.168.99.8" });
     expect(r.ok).toBe(false);
     expect(r.hops!.some((h) => /overlay o/.test(h.note))).toBe(true);
   });
@@ -305,31 +305,31 @@ hosts:
 networks:
   - { name: mv, driver: macvlan, subnet: 192.168.1.0/24, gateway: 192.168.1.1, parent: eth0, hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }] }
 containers:
-  - { name: x, host: a, networks: [mv] }
+  - { name: cx, host: a, networks: [mv] }
   - { name: x2, host: a, networks: [mv] }
-  - { name: y, host: b, networks: [mv] }
+  - { name: cy, host: b, networks: [mv] }
 `;
   it("B33: other hosts reach the container; its own host does not", () => {
     const s = simulate(base("{ kind: bare-metal }"));
-    expect(s.probe({ from: "host:b", to: "x" }).ok).toBe(true);
-    const own = s.probe({ from: "host:a", to: "x" });
+    expect(s.probe({ from: "host:b", to: "cx" }).ok).toBe(true);
+    const own = s.probe({ from: "host:a", to: "cx" });
     expect(own.ok).toBe(false);
     expect(own.reason).toMatch(/parent isolation/);
   });
   it("B34: a vSphere port group without promiscuous mode: only same-host macvlan peers", () => {
     const s = simulate(base("{ kind: vsphere, promiscuous: reject }"));
-    expect(s.probe({ from: "x", to: "x2" }).ok).toBe(true);
-    expect(s.probe({ from: "x", to: "y" }).reason).toMatch(/promiscuous/);
+    expect(s.probe({ from: "cx", to: "x2" }).ok).toBe(true);
+    expect(s.probe({ from: "cx", to: "cy" }).reason).toMatch(/promiscuous/);
   });
   it("B35: a public cloud NIC: no L2 beyond the host", () => {
     const s = simulate(base("{ kind: aws }"));
-    expect(s.probe({ from: "x", to: "y" }).ok).toBe(false);
-    expect(s.probe({ from: "x", to: "x2" }).ok).toBe(true);
+    expect(s.probe({ from: "cx", to: "cy" }).ok).toBe(false);
+    expect(s.probe({ from: "cx", to: "x2" }).ok).toBe(true);
   });
   it("B36: overlapping per-host ranges hand out the same address; delivery breaks", () => {
     const s = simulate(base("{ kind: bare-metal }").replace("hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.160/27 }]", "hosts: [{ host: a, ip_range: 192.168.1.128/27 }, { host: b, ip_range: 192.168.1.128/27 }]"));
-    expect(s.obs.containers["x"]!.addresses["mv"]).toBe(s.obs.containers["y"]!.addresses["mv"]);
-    expect(s.probe({ from: "x2", to: "y" }).reason).toMatch(/claimed by/);
+    expect(s.obs.containers["cx"]!.addresses["mv"]).toBe(s.obs.containers["cy"]!.addresses["mv"]);
+    expect(s.probe({ from: "x2", to: "cy" }).reason).toMatch(/claimed by/);
   });
 });
 
@@ -435,21 +435,21 @@ hosts:
   - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }] }
   - { name: h2, nics: [{ name: eth0, address: 192.168.1.72/24 }] }
 containers:
-  - { name: a, host: h1, image: busybox }
-  - { name: b, host: h2, image: busybox }
+  - { name: ca, host: h1, image: busybox }
+  - { name: cb, host: h2, image: busybox }
 `;
   it("b pinging a's 172.17.0.2 reaches only itself (each host's docker0 hands out .2)", () => {
-    const r = simulate(plan).probe({ from: "b", to: "a" });
+    const r = simulate(plan).probe({ from: "cb", to: "ca" });
     expect(r.ok).toBe(false);
-    expect(r.reason).toMatch(/172\.17\.0\.2 is also the address of b on h2: b's packet ends there and never reaches a/);
+    expect(r.reason).toMatch(/172\.17\.0\.2 is also the address of cb on h2: cb's packet ends there and never reaches ca/);
   });
   it("h2 reaching 172.17.0.2 reaches its own b, not a", () => {
-    const r = simulate(plan).probe({ from: "host:h2", to: "a" });
+    const r = simulate(plan).probe({ from: "host:h2", to: "ca" });
     expect(r.ok).toBe(false);
-    expect(r.reason).toMatch(/also the address of b on h2/);
+    expect(r.reason).toMatch(/also the address of cb on h2/);
   });
   it("h1 reaches its own a", () => {
-    expect(simulate(plan).probe({ from: "host:h1", to: "a" }).ok).toBe(true);
+    expect(simulate(plan).probe({ from: "host:h1", to: "ca" }).ok).toBe(true);
   });
 });
 
@@ -544,17 +544,17 @@ name: t-ports
 hosts:
   - { name: h1, nics: [{ name: eth0, address: 192.168.1.71/24 }]${extra} }
 containers:
-  - { name: c, host: h1, image: nginx:alpine, publish: ["8080:80"] }
-  - { name: d, host: h1, image: nginx:alpine, publish: ["8080:80"] }
+  - { name: cc, host: h1, image: nginx:alpine, publish: ["8080:80"] }
+  - { name: cd, host: h1, image: nginx:alpine, publish: ["8080:80"] }
 `;
   it("a second container publishing the same port is refused (port is already allocated)", () => {
     const s = simulate(plan(""));
-    expect(s.results.find((r) => r.id === "container_run:c")!.status).not.toBe("failed");
-    expect(s.results.find((r) => r.id === "container_run:d")!.message).toMatch(/Bind for 0\.0\.0\.0:8080 failed: port is already allocated/);
+    expect(s.results.find((r) => r.id === "container_run:cc")!.status).not.toBe("failed");
+    expect(s.results.find((r) => r.id === "container_run:cd")!.message).toMatch(/Bind for 0\.0\.0\.0:8080 failed: port is already allocated/);
   });
   it("a port a process outside the plan holds: address already in use", () => {
     const s = simulate(plan(", ports_in_use: [8080]"));
-    expect(s.results.find((r) => r.id === "container_run:c")!.message).toMatch(/listen tcp 0\.0\.0\.0:8080: bind: address already in use/);
+    expect(s.results.find((r) => r.id === "container_run:cc")!.message).toMatch(/listen tcp 0\.0\.0\.0:8080: bind: address already in use/);
   });
   it("a Consul agent whose http port is its own serf_lan port exits", () => {
     const s = simulate(`

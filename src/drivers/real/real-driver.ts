@@ -536,6 +536,7 @@ export class RealDriver implements Driver {
       const st = await this.containerState(a.host, a.name);
       targets[a.name] = { host: a.host, state: st.running ? "running" : st.exists ? "exited" : "absent", addresses: st.running ? await this.inspectAddresses(a.host, a.name) : {} };
     }));
+    this.owners.clear();
     const results = await mapLimit(probes, 24, (p) => this.probe(p, targets));
     if (process.env.CROSSHOST_DEBUG_SETTLE) this.opts.log?.("*", `settling: done; ${probes.length} probes in ${Date.now() - settled} ms`);
     return { driver: this.name, ...prev, probes: results };
@@ -678,6 +679,14 @@ export class RealDriver implements Driver {
       }
     }
     if (target === undefined) return { ...p, ok: false, reason: `${p.to} has no address` };
+    // The same address may belong to someone on the sender's host (each docker0 hands out 172.17.0.2): the
+    // packet then ends there and the reply proves nothing about the target, as the simulator says.
+    if (p.by !== "name" && parseIp(p.to) === undefined) {
+      const c = this.index.containers.get(p.to);
+      const expected = p.to.startsWith("host:") ? p.to : c?.networkMode === "host" ? `host:${c.host}` : p.to;
+      const owner = (await this.localOwners(fromHost)).get(target);
+      if (owner !== undefined && owner !== expected) return { ...p, ok: false, address: target, reason: `${target} is also the address of ${owner.startsWith("host:") ? `host ${owner.slice(5)}` : `${owner} on ${fromHost}`}` };
+    }
     if (p.proto !== "icmp") {
       const argv = ["nc", "-z", "-w", "2", target, String(p.port)];
       const r = p.from.startsWith("host:") ? await this.run(fromHost, argv, undefined, 10_000) : await this.inContainer(fromHost, p.from, argv, 10_000);
@@ -693,6 +702,36 @@ export class RealDriver implements Driver {
       if (/bad address|unknown host|Network is unreachable|not found/i.test(`${r.stdout}${r.stderr}`)) break;
     }
     return { ...p, ok: false, address: target, reason: lastLine(r!) || "no reply" };
+  }
+
+  private readonly owners = new Map<string, Promise<Map<string, string>>>();
+
+  /** Who holds each IPv4 address on a host: its own interfaces ("host:NAME") and its running containers (by name). */
+  private localOwners(host: string): Promise<Map<string, string>> {
+    let m = this.owners.get(host);
+    if (!m) {
+      m = (async () => {
+        const out = new Map<string, string>();
+        const ips = await this.run(host, ["ip", "-o", "-4", "addr", "show"], undefined, 10_000);
+        for (const line of ips.stdout.split("\n")) {
+          const ip = /\sinet\s+([0-9.]+)\//.exec(line)?.[1];
+          if (ip) out.set(ip, `host:${host}`);
+        }
+        const ids = await this.docker(host, ["ps", "-q"]);
+        const list = ids.stdout.split(/\s+/).filter(Boolean);
+        if (ids.code === 0 && list.length > 0) {
+          const r = await this.docker(host, ["inspect", "--format", "{{.Name}}{{range .NetworkSettings.Networks}} {{.IPAddress}}{{end}}", ...list]);
+          for (const line of r.stdout.split("\n")) {
+            const [name, ...addrs] = line.trim().split(/\s+/);
+            if (!name) continue;
+            for (const a of addrs) if (a && !out.has(a)) out.set(a, name.replace(/^\//, ""));
+          }
+        }
+        return out;
+      })();
+      this.owners.set(host, m);
+    }
+    return m;
   }
 
   // ---- teardown ------------------------------------------------------------------------------

@@ -9,6 +9,13 @@ export const HOST_NAME_HINT = "Use letters, digits, dots and inner dashes (an RF
 export const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 export const DOCKER_NAME_HINT = "Use letters, digits, '_', '.' and '-', starting with a letter or digit (Docker's rule for names).";
 
+/**
+ * Container names (Consul agents are containers too): Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+, so at least two
+ * characters ("Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", measured in the lab).
+ */
+export const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
+export const CONTAINER_NAME_HINT = "Use at least two characters: letters, digits, '_', '.' and '-', starting with a letter or digit (Docker's rule for container names).";
+
 /** Linux interface names: at most 15 characters, no '/', no whitespace. */
 export const NIC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 export const NIC_NAME_HINT = "Use the kernel's interface name (at most 15 letters, digits, '_', '.', '-'), e.g. ens34 or eth0.10.";

@@ -16,7 +16,7 @@ import {
   type Shim, type SshTarget, type Swarm, type SwarmNode, type Target,
 } from "../plan.js";
 import {
-  ABS_PATH, ABS_PATH_HINT, DOCKER_NAME, DOCKER_NAME_HINT, DURATION, DURATION_HINT, ENV_NAME, ENV_NAME_HINT, HOST_NAME,
+  ABS_PATH, ABS_PATH_HINT, CONTAINER_NAME, CONTAINER_NAME_HINT, DOCKER_NAME, DOCKER_NAME_HINT, DURATION, DURATION_HINT, ENV_NAME, ENV_NAME_HINT, HOST_NAME,
   HOST_NAME_HINT, IMAGE_REF, IMAGE_REF_HINT, LABEL_KEY, NIC_NAME, NIC_NAME_HINT, SAFE_TEXT, SAFE_TEXT_HINT, URL_PATH, USER_NAME,
 } from "./names.js";
 import { cidrValue, describe, interfaceAddress, ipValue, Reader, truncate, type Obj } from "./reader.js";
@@ -814,7 +814,7 @@ class PlanReader {
   private container(v: unknown, path: PlanPath, hostIndex: Map<string, Host>): Container | undefined {
     const o = this.r.object(v, path, "a container", CONTAINER_KEYS);
     if (!o) return undefined;
-    const name = o.str("name", { required: true, pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT });
+    const name = o.str("name", { required: true, pattern: CONTAINER_NAME, patternHint: CONTAINER_NAME_HINT });
     const host = o.str("host", { required: true });
     const image = o.str("image", { pattern: IMAGE_REF, patternHint: IMAGE_REF_HINT }) ?? "busybox";
     const mode = o.str("network_mode", { oneOf: ["host", "bridge", "default"] });
@@ -940,7 +940,7 @@ class PlanReader {
   private agent(v: unknown, path: PlanPath, dc: string, image: string, hostIndex: Map<string, Host>): ConsulAgent | undefined {
     const o = this.r.object(v, path, "a Consul agent", AGENT_KEYS);
     if (!o) return undefined;
-    const name = o.str("name", { required: true, pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT });
+    const name = o.str("name", { required: true, pattern: CONTAINER_NAME, patternHint: CONTAINER_NAME_HINT });
     const host = o.str("host", { required: true });
     const fileConfig = this.agentConfig(o, false);
     const flagsObj = o.object("flags", "agent flags", FLAG_KEYS);
