@@ -205,3 +205,25 @@ describe.runIf(labOk).sequential(labTitle("prediction against reality: an HTTP c
     expect(r.reality!.services["root"]!.health).toBe("passing");
   }, 300_000);
 });
+
+// The same address on two hosts' default bridges (found by a QA run): each host's docker0 hands out
+// 172.17.0.2, so a ping from h2 or its container to ca's address is answered on h2 and never reaches ca.
+const SAME_IP = `
+name: same-ip
+hosts:
+  - { name: h1, nics: [{ name: eth0, address: 10.66.0.11/24 }] }
+  - { name: h2, nics: [{ name: eth0, address: 10.66.0.12/24 }] }
+containers:
+  - { name: ca, host: h1, image: nginx:alpine }
+  - { name: cb, host: h2, image: nginx:alpine }
+expect:
+  - no_reach: { from: host:h2, to: ca }
+  - no_reach: { from: cb, to: ca, proto: tcp, port: 80 }
+`;
+
+describe.runIf(labOk).sequential(labTitle("prediction against reality: one address on two hosts' docker0 (namespace lab)"), () => {
+  it("the answer comes from the sender's own host, and both crosshost sides say ca is not reached", async () => {
+    const r = await agree("netns", SAME_IP);
+    expect(r.reality!.probes.find((p) => p.from === "cb" && p.to === "ca" && p.proto === "icmp")?.ok).toBe(false);
+  }, 300_000);
+});

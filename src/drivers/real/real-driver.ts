@@ -100,7 +100,8 @@ export class RealDriver implements Driver {
   }
 
   private failed(step: Step, r: ExecResult | string): StepResult {
-    const message = typeof r === "string" ? r : (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).split("\n").slice(-2).join(" ");
+    // The docker CLI ends its errors with "Run 'docker run --help' for more information": the line before says what failed.
+    const message = typeof r === "string" ? r : (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^Run '.*--help' for more information/.test(l)).slice(-2).join(" ");
     return { id: step.id, status: "failed", message };
   }
 
