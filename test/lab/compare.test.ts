@@ -198,6 +198,19 @@ expect:
   - service_critical: health
 `;
 
+// Fault sequences and verbs found by a QA run: stopping the engine sends SIGTERM with the network up, so a
+// client (leave_on_terminate) leaves; a server cut off and plugged back in is a member and a voter again.
+describe.runIf(labOk).sequential(labTitle("prediction against reality: more Consul faults (namespace lab)"), () => {
+  it("stop-engine on the seed's client host: the client leaves gracefully", async () => {
+    const r = await agree("netns", "seed-swarm-consul", ["stop-engine:consul-client-1"]);
+    expect(r.reality!.consul!["consul-server-1"]!.members["consul-client-1"]).toBe("left");
+  }, 400_000);
+  it("cut then restore a server: all three alive and voters again", async () => {
+    const r = await agree("netns", "swarm-consul", ["cut:consul-server-2", "restore:consul-server-2"]);
+    expect(r.reality!.consul!["consul-server-1"]!.members["consul-server-2"]).toBe("alive");
+  }, 400_000);
+});
+
 describe.runIf(labOk).sequential(labTitle("prediction against reality: an HTTP check's path (namespace lab)"), () => {
   it("/ passes, /health is a 404 and critical, as predicted", async () => {
     const r = await agree("netns", CHECK_PATH);

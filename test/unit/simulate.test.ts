@@ -618,3 +618,20 @@ services:
     expect(simulate(plan(image, path)).obs.services["w"]!.health).toBe(health);
   });
 });
+
+describe("Consul fault verbs that end the same way in the lab", () => {
+  it("stop-container on a client agent is stop-agent: it leaves (leave_on_terminate)", () => {
+    const a = simulate("seed-swarm-consul", ["stop-container:consul-client-1"]).obs.consul!["consul-server-1"]!.members["consul-client-1"];
+    const b = simulate("seed-swarm-consul", ["stop-agent:consul-client-1"]).obs.consul!["consul-server-1"]!.members["consul-client-1"];
+    expect([a, b]).toEqual(["left", "left"]);
+  });
+  it("stop-engine lets a client leave; stop (the host, cut first) cannot", () => {
+    expect(simulate("seed-swarm-consul", ["stop-engine:consul-client-1"]).obs.consul!["consul-server-1"]!.members["consul-client-1"]).toBe("left");
+    expect(simulate("seed-swarm-consul", ["stop:consul-client-1"]).obs.consul!["consul-server-1"]!.members["consul-client-1"]).toBe("failed");
+  });
+  it("a server cut off, pruned by autopilot, and plugged back in is alive and a voter again", () => {
+    const s = simulate("swarm-consul", ["cut:consul-server-2", "restore:consul-server-2"]);
+    expect(s.obs.consul!["consul-server-1"]!.members["consul-server-2"]).toBe("alive");
+    expect(s.obs.consul!["consul-server-1"]!.peers).toHaveLength(3);
+  });
+});

@@ -450,6 +450,14 @@ export class World implements NetState {
         this.restartAllOn(f.host);
         return this.ok(step, `${f.host} started`);
       case "stop_engine":
+        // Stopping dockerd stops its containers with SIGTERM while the network is still up: agents with
+        // leave_on_terminate leave gracefully (a stopped host, cut off first, cannot).
+        for (const a of this.plan.consul?.agents ?? []) {
+          if (a.host === f.host && a.leaveOnTerminate && this.agents.get(a.name)?.running) {
+            this.agentState(a.name).running = false;
+            this.leave(a);
+          }
+        }
         this.engineDown.add(f.host);
         this.stopAllOn(f.host);
         return this.ok(step, `engine on ${f.host} stopped`);
@@ -483,7 +491,11 @@ export class World implements NetState {
         const c = this.containers.get(f.container);
         if (c) c.state = "exited";
         const agent = this.index.agents.get(f.container);
-        if (agent) this.agentState(agent.name).running = false;
+        // The same `docker stop` as stop-agent: SIGTERM, and an agent with leave_on_terminate leaves.
+        if (agent) {
+          this.agentState(agent.name).running = false;
+          if (agent.leaveOnTerminate) this.leave(agent);
+        }
         return this.ok(step, `${f.container} stopped`);
       }
       case "start_container": {
@@ -803,6 +815,18 @@ export class World implements NetState {
     const agents = this.plan.consul?.agents ?? [];
     if (agents.length === 0) return false;
     let changed = false;
+    // A running agent marked left by a force-leave (autopilot's cleanup while it was cut off) refutes it once
+    // another member hears it again: Serf takes its newer incarnation, and it is alive again.
+    for (const a of agents) {
+      const s = this.agents.get(a.name);
+      if (!s?.running || !s.left) continue;
+      const heard = agents.some((b) => b !== a && this.agents.get(b.name)?.running && !this.agents.get(b.name)?.left && this.findPool(b.name) === this.findPool(a.name) && this.agentReach(b, a, a.ports.serfLan, true));
+      if (heard) {
+        s.left = false;
+        delete s.frozenPeers;
+        changed = true;
+      }
+    }
     // retry_join: keeps trying until one address works (start_join too, since 1.15).
     for (const a of agents) {
       const s = this.agents.get(a.name);
