@@ -635,3 +635,27 @@ describe("Consul fault verbs that end the same way in the lab", () => {
     expect(s.obs.consul!["consul-server-1"]!.peers).toHaveLength(3);
   });
 });
+
+describe("fault steps that cannot take effect fail, and swarm readiness goes through any manager", () => {
+  it("start-agent on a stopped host fails (docker start needs the engine)", () => {
+    const s = simulate("swarm-consul", ["stop:consul-server-3", "start-agent:consul-server-3"]);
+    const r = s.results.find((x) => x.id.includes("start-agent:consul-server-3"))!;
+    expect(r.status).toBe("failed");
+    expect(r.message).toMatch(/Cannot connect to the Docker daemon on consul-server-3/);
+  });
+  it("a worker that cannot reach the leader's 2377 stays ready through another manager", () => {
+    const plan = `
+crosshost: 1
+name: t-ready
+hosts:
+  - { name: m1, nics: [{ name: eth0, address: 10.1.0.1/24 }] }
+  - { name: m2, nics: [{ name: eth0, address: 10.1.0.2/24 }] }
+  - { name: m3, nics: [{ name: eth0, address: 10.1.0.3/24 }] }
+  - { name: w1, nics: [{ name: eth0, address: 10.1.0.11/24 }] }
+swarm: { managers: [m1, m2, m3], workers: [w1] }
+`;
+    const s = simulate(plan, ["block:w1>m1:tcp/2377"]);
+    expect(s.obs.swarm!.leader).toBe("m1");
+    expect(s.obs.swarm!.nodes.find((n) => n.host === "w1")!.status).toBe("ready");
+  });
+});

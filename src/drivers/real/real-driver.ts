@@ -459,12 +459,28 @@ export class RealDriver implements Driver {
       return inj;
     };
     switch (f.kind) {
-      case "stop_host": await need().cutHost(f.host); await need().stopEngine(f.host); break;
-      case "start_host": await need().restoreHost(f.host); await need().startEngine(f.host); break;
+      // A lab host is "off" when cut and its engine stopped. The cable and the power are separate, as in the
+      // simulator: start does not plug back a cable the plan pulled, and restore does not wake a stopped host.
+      case "stop_host":
+        this.stoppedHosts.add(f.host);
+        if (!this.cutHosts.has(f.host)) await need().cutHost(f.host);
+        await need().stopEngine(f.host);
+        break;
+      case "start_host":
+        this.stoppedHosts.delete(f.host);
+        if (!this.cutHosts.has(f.host)) await need().restoreHost(f.host);
+        await need().startEngine(f.host);
+        break;
       case "stop_engine": await need().stopEngine(f.host); break;
       case "start_engine": await need().startEngine(f.host); break;
-      case "cut_host": await need().cutHost(f.host); break;
-      case "restore_host": await need().restoreHost(f.host); break;
+      case "cut_host":
+        if (!this.cutHosts.has(f.host) && !this.stoppedHosts.has(f.host)) await need().cutHost(f.host);
+        this.cutHosts.add(f.host);
+        break;
+      case "restore_host":
+        if (this.cutHosts.has(f.host) && !this.stoppedHosts.has(f.host)) await need().restoreHost(f.host);
+        this.cutHosts.delete(f.host);
+        break;
       case "set_mtu": await need().setSegmentMtu(f.segment, f.mtu); break;
       case "block_port": await need().blockPort(f.from, f.to, f.proto, f.port); break;
       case "unblock_port": await need().unblockPort(f.from, f.to, f.proto, f.port); break;
@@ -706,6 +722,9 @@ export class RealDriver implements Driver {
   }
 
   private readonly owners = new Map<string, Promise<Map<string, string>>>();
+  /** Lab hosts the plan's faults cut off, and the ones they stopped (cut and engine down). */
+  private readonly cutHosts = new Set<string>();
+  private readonly stoppedHosts = new Set<string>();
 
   /** Who holds each IPv4 address on a host: its own interfaces ("host:NAME") and its running containers (by name). */
   private localOwners(host: string): Promise<Map<string, string>> {

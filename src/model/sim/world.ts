@@ -480,7 +480,9 @@ export class World implements NetState {
       }
       case "start_agent": {
         const s = this.agentState(f.agent);
-        if (s.started && this.engineUp(this.index.agents.get(f.agent)!.host)) {
+        const agentHost = this.index.agents.get(f.agent)!.host;
+        if (!this.engineUp(agentHost)) return this.failed(step, `Cannot connect to the Docker daemon on ${agentHost}`);
+        if (s.started && this.engineUp(agentHost)) {
           s.running = true;
           s.left = false;
           delete s.frozenPeers;
@@ -499,6 +501,8 @@ export class World implements NetState {
         return this.ok(step, `${f.container} stopped`);
       }
       case "start_container": {
+        const ctrHost = this.index.containers.get(f.container)!.host;
+        if (!this.engineUp(ctrHost)) return this.failed(step, `Cannot connect to the Docker daemon on ${ctrHost}`);
         const c = this.containers.get(f.container);
         if (c && c.state === "exited" && this.engineUp(this.index.containers.get(f.container)!.host)) c.state = "running";
         return this.ok(step, `${f.container} started`);
@@ -1068,8 +1072,12 @@ export class World implements NetState {
     if (!leader) return { nodes: [], leader: null, active };
     void this.swarmLost;
     const nodes = [...this.swarmMembers].sort((a, b) => a[1].order - b[1].order).map(([host, m]) => {
-      const ready = this.engineUp(host) && (host === leader || this.hostReach(host, leader, this.managerAddr(leader), "tcp", SWARM_MANAGER_PORT));
-      const manager = m.role === "manager" ? (host === leader ? "leader" as const : ready ? "reachable" as const : "unreachable" as const) : undefined;
+      const toLeader = this.engineUp(host) && (host === leader || this.hostReach(host, leader, this.managerAddr(leader), "tcp", SWARM_MANAGER_PORT));
+      // A node's heartbeats go to whichever manager it reaches; a follower proxies them to the leader
+      // (swarmkit's agent keeps a weighted list of managers, the raft proxy forwards dispatcher calls).
+      const ready = toLeader || (this.engineUp(host) && this.managers.some((x) => x !== host && x !== leader && this.engineUp(x)
+        && this.hostReach(x, leader, this.managerAddr(leader), "tcp", SWARM_MANAGER_PORT) && this.hostReach(host, x, this.managerAddr(x), "tcp", SWARM_MANAGER_PORT)));
+      const manager = m.role === "manager" ? (host === leader ? "leader" as const : toLeader ? "reachable" as const : "unreachable" as const) : undefined;
       return { host, role: m.role, status: ready ? "ready" as const : "down" as const, ...(manager ? { manager } : {}) };
     });
     return { nodes, leader, active, ...(this.swarmCandidates ? { leaderCandidates: [...this.swarmCandidates].sort() } : {}) };
