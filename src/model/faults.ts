@@ -1,7 +1,8 @@
 // Fault verbs, shared by plan files (faults:) and the command line (--fault). One grammar for both:
 //   stop:HOST  start:HOST  stop-engine:HOST  start-engine:HOST  cut:HOST  restore:HOST
 //   stop-agent:AGENT  start-agent:AGENT  stop-container:NAME  start-container:NAME
-//   partition:A,B[|C,D]            the listed groups, plus one group of every host not listed
+//   partition:A,B[|C,D]            the listed groups, plus one group of every host not listed; it replaces
+//                                  an earlier partition. heal: ends it.
 //   block:FROM>TO:PROTO/PORT       unblock:FROM>TO:PROTO/PORT
 //   mtu:SEGMENT=BYTES  (mtu:BYTES = every segment)
 import type { Fault, Proto } from "./plan.js";
@@ -10,12 +11,12 @@ import type { PlanPath } from "./diagnostics.js";
 export const FAULT_VERBS = [
   "stop", "start", "stop-engine", "start-engine", "cut", "restore",
   "stop-agent", "start-agent", "stop-container", "start-container",
-  "partition", "block", "unblock", "mtu",
+  "partition", "heal", "block", "unblock", "mtu",
 ] as const;
 
 export const FAULT_SYNTAX = `stop:HOST | start:HOST | stop-engine:HOST | start-engine:HOST | cut:HOST | restore:HOST |
 stop-agent:AGENT | start-agent:AGENT | stop-container:NAME | start-container:NAME |
-partition:A,B[|C,D] | block:FROM>TO:tcp/PORT | unblock:FROM>TO:udp/PORT | mtu:SEGMENT=BYTES | mtu:BYTES`;
+partition:A,B[|C,D] | heal | block:FROM>TO:tcp/PORT | unblock:FROM>TO:udp/PORT | mtu:SEGMENT=BYTES | mtu:BYTES`;
 
 export type FaultParse = { ok: true; fault: Fault } | { ok: false; message: string; hint: string };
 
@@ -24,6 +25,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export function parseFault(text: string, path: PlanPath = [], allSegments: readonly string[] = []): FaultParse[] {
   const colon = text.indexOf(":");
   const fail = (message: string): FaultParse[] => [{ ok: false, message, hint: `Write a fault as one of: ${FAULT_SYNTAX.replace(/\n/g, " ")}` }];
+  if (text === "heal" || text === "heal:") return [{ ok: true, fault: { kind: "heal_partition", path } }];
   if (colon < 0) return fail(`fault "${text}" has no ":"`);
   const verb = text.slice(0, colon);
   const arg = text.slice(colon + 1);
@@ -54,6 +56,9 @@ export function parseFault(text: string, path: PlanPath = [], allSegments: reado
       if (groups.length === 0 || groups.some((g) => g.length === 0 || g.some((h) => !NAME.test(h)))) {
         return fail(`fault "${text}" needs groups of host names: partition:a,b|c`);
       }
+      const seen = new Set<string>();
+      const twice = groups.flat().find((h) => (seen.has(h) ? true : (seen.add(h), false)));
+      if (twice !== undefined) return fail(`fault "${text}" puts ${twice} in two groups: each host belongs to one side`);
       return [{ ok: true, fault: { kind: "partition", groups, path } }];
     }
     case "block": case "unblock": {
@@ -87,6 +92,7 @@ export function formatFault(f: Fault): string {
     case "stop_container": return `stop-container:${f.container}`;
     case "start_container": return `start-container:${f.container}`;
     case "partition": return `partition:${f.groups.map((g) => g.join(",")).join("|")}`;
+    case "heal_partition": return "heal";
     case "block_port": return `block:${f.from}>${f.to}:${f.proto}/${f.port}`;
     case "unblock_port": return `unblock:${f.from}>${f.to}:${f.proto}/${f.port}`;
     case "set_mtu": return `mtu:${f.segment}=${f.mtu}`;

@@ -325,6 +325,7 @@ export type Fault =
   | { readonly kind: "stop_agent" | "start_agent"; readonly agent: string; readonly path: PlanPath }
   | { readonly kind: "stop_container" | "start_container"; readonly container: string; readonly path: PlanPath }
   | { readonly kind: "partition"; readonly groups: readonly (readonly string[])[]; readonly path: PlanPath }
+  | { readonly kind: "heal_partition"; readonly path: PlanPath }
   | { readonly kind: "block_port" | "unblock_port"; readonly from: string; readonly to: string; readonly proto: Proto; readonly port: number; readonly path: PlanPath }
   | { readonly kind: "set_mtu"; readonly segment: string; readonly mtu: number; readonly path: PlanPath };
 

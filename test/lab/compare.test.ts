@@ -205,6 +205,9 @@ describe.runIf(labOk).sequential(labTitle("prediction against reality: more Cons
     const r = await agree("netns", "seed-swarm-consul", ["stop-engine:consul-client-1"]);
     expect(r.reality!.consul!["consul-server-1"]!.members["consul-client-1"]).toBe("left");
   }, 400_000);
+  it("partition then heal: one cluster again (either leader may lead: the split's length decides)", async () => {
+    await agree("netns", "swarm-consul", ["partition:consul-server-1|consul-server-2,consul-server-3", "heal"]);
+  }, 400_000);
   it("cut then restore a server: all three alive and voters again", async () => {
     const r = await agree("netns", "swarm-consul", ["cut:consul-server-2", "restore:consul-server-2"]);
     expect(r.reality!.consul!["consul-server-1"]!.members["consul-server-2"]).toBe("alive");

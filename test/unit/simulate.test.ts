@@ -5,6 +5,7 @@ import { parseIp } from "../../src/model/ip.js";
 import { trace } from "../../src/model/net/trace.js";
 import { simulate } from "../helpers/sim.js";
 import { validateText } from "../../src/model/validate.js";
+import { parseFault } from "../../src/model/faults.js";
 
 const leaderOf = (obs: ReturnType<typeof simulate>["obs"]) => new Set(Object.values(obs.consul ?? {}).filter((a) => a.running).map((a) => a.leader));
 
@@ -657,5 +658,20 @@ swarm: { managers: [m1, m2, m3], workers: [w1] }
     const s = simulate(plan, ["block:w1>m1:tcp/2377"]);
     expect(s.obs.swarm!.leader).toBe("m1");
     expect(s.obs.swarm!.nodes.find((n) => n.host === "w1")!.status).toBe("ready");
+  });
+});
+
+describe("partitions: heal ends one, a new one replaces the last, a host sits on one side", () => {
+  it("partition then heal: the cluster is whole again", () => {
+    const split = simulate("swarm-consul", ["partition:consul-server-1|consul-server-2,consul-server-3"]);
+    expect(split.obs.consul!["consul-server-2"]!.members["consul-server-1"]).not.toBe("alive");
+    const healed = simulate("swarm-consul", ["partition:consul-server-1|consul-server-2,consul-server-3", "heal"]);
+    expect(healed.obs.consul!["consul-server-2"]!.members["consul-server-1"]).toBe("alive");
+    expect(healed.results.find((r) => r.id.endsWith(":heal"))!.status).not.toBe("failed");
+  });
+  it("a host in two groups is a bad fault", () => {
+    const r = parseFault("partition:a,b|b");
+    expect(r[0]!.ok).toBe(false);
+    expect(r[0]!.ok ? "" : r[0]!.message).toMatch(/puts b in two groups/);
   });
 });

@@ -498,7 +498,15 @@ export class RealDriver implements Driver {
         if (r.code !== 0) return this.failed(step, r);
         break;
       }
+      case "heal_partition": {
+        const r = await this.healPartition();
+        if (r) return this.failed(step, r);
+        break;
+      }
       case "partition": {
+        // A new partition replaces the one before, as in the simulator.
+        const healed = await this.healPartition();
+        if (healed) return this.failed(step, healed);
         const groupOf = new Map<string, number>();
         f.groups.forEach((g, i) => g.forEach((h) => groupOf.set(h, i)));
         for (const h of this.plan.hosts) if (!groupOf.has(h.name)) groupOf.set(h.name, f.groups.length);
@@ -719,6 +727,22 @@ export class RealDriver implements Driver {
       if (/bad address|unknown host|Network is unreachable|not found/i.test(`${r.stdout}${r.stderr}`)) break;
     }
     return { ...p, ok: false, address: target, reason: lastLine(r!) || "no reply" };
+  }
+
+  /** Removes the partition's DROP rules (by their comment) on every host; a failure's text, or undefined. */
+  private async healPartition(): Promise<string | undefined> {
+    for (const h of this.plan.hosts) {
+      const list = await this.run(h.name, ["iptables", "-S", "INPUT"]);
+      if (list.code !== 0) continue;
+      for (const line of list.stdout.split("\n")) {
+        if (!line.startsWith("-A INPUT ") || !line.includes(`${OWNER_LABEL} partition`)) continue;
+        const m = /-s ([0-9.]+)\/32/.exec(line);
+        if (!m) continue;
+        const r = await this.run(h.name, ["iptables", "-D", "INPUT", "-s", m[1]!, "-m", "comment", "--comment", `${OWNER_LABEL} partition`, "-j", "DROP"]);
+        if (r.code !== 0) return `${h.name}: ${lastLine(r)}`;
+      }
+    }
+    return undefined;
   }
 
   private readonly owners = new Map<string, Promise<Map<string, string>>>();

@@ -1262,6 +1262,7 @@ class PlanReader {
       case "partition": return f.groups.every((g) => g.every((h) => this.ref("host", h, this.allHostNames, path)));
       case "block_port": case "unblock_port": return this.ref("host", f.from, this.allHostNames, path) && this.ref("host", f.to, this.allHostNames, path);
       case "set_mtu": return this.ref("segment", f.segment, this.segmentNames, path);
+      case "heal_partition": return true;
       default: return this.ref("host", f.host, this.allHostNames, path);
     }
   }

@@ -512,7 +512,26 @@ export class World implements NetState {
         f.groups.forEach((g, i) => g.forEach((h) => m.set(h, i)));
         for (const h of this.plan.hosts) if (!m.has(h.name)) m.set(h.name, f.groups.length);
         this.partitionOf = m;
+        this.leaderBeforeSplit ??= this.swarmLeader;
+        this.consulLeadersBeforeSplit ??= new Map(this.clusters.map((c) => [c.id, c.leader] as const));
         return this.ok(step, `partitioned: ${f.groups.map((g) => g.join(",")).join(" | ")}`);
+      }
+      case "heal_partition": {
+        this.partitionOf = undefined;
+        // Whether the majority side elected a new leader depends on how long the split lasted against Raft's
+        // election timeout, which the plan does not say: after the heal either leader may be the one.
+        const before = this.leaderBeforeSplit;
+        this.leaderBeforeSplit = null;
+        if (before && this.swarmLeader && before !== this.swarmLeader && this.engineUp(before)) {
+          this.swarmCandidates = [...new Set([...(this.swarmCandidates ?? [this.swarmLeader]), before])];
+        }
+        const consulBefore = this.consulLeadersBeforeSplit;
+        this.consulLeadersBeforeSplit = undefined;
+        for (const c of this.clusters) {
+          const was = consulBefore?.get(c.id);
+          if (was && c.leader && was !== c.leader && this.agents.get(was)?.running) c.candidates = [...new Set([...(c.candidates ?? [c.leader]), was])];
+        }
+        return this.ok(step, "partition healed");
       }
       case "block_port":
         this.blocks.add(`${f.from}>${f.to}:${f.proto}/${f.port}`);
@@ -738,6 +757,8 @@ export class World implements NetState {
   }
 
   private swarmCandidates: string[] | undefined;
+  private leaderBeforeSplit: string | null = null;
+  private consulLeadersBeforeSplit: Map<number, string | null> | undefined;
   private swarmLost = false;
 
   /** Connected components of `nodes` under a symmetric relation, each in the nodes' order. */
