@@ -144,7 +144,7 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
       const fromFlag = a.flags.bindAddr !== undefined;
       out.push(diag("consul_bind_not_local", { path: fromFlag ? [...a.path, "flags", "bind"] : [...a.path, "bind_addr"], host: a.host, message: `${a.name} binds ${formatIp(a.bindAddr)}${fromFlag ? " (flags.bind, which overrides bind_addr)" : ""}, which is not an address of ${a.host}: it cannot start (cannot assign requested address)`, hint: `Bind one of ${a.host}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).` }));
     }
-    const foreignClient = nonLocalClientAddrs(a, ctx.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`));
+    const foreignClient = nonLocalClientAddrs(a, () => ctx.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`));
     if (foreignClient.length > 0) {
       out.push(diag("consul_bind_not_local", {
         path: a.path, host: a.host,
@@ -186,7 +186,7 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
         }));
       }
     }
-    const seen = autoAddressCandidates(ctx.topo, a);
+    const seen = namesItsAddress(a) ? undefined : autoAddressCandidates(ctx.topo, a);
     if (seen === undefined || seen.length === 1) continue;
     const own = a.network === "host" ? undefined : ctx.allocation.addresses.get(a.name, a.network.network);
     out.push(diag("consul_advertise_ambiguous", {
@@ -203,9 +203,17 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
 }
 
 /** client_addr entries (space-separated) that are neither a wildcard, loopback, nor an address of the agent's namespace. */
-export function nonLocalClientAddrs(a: ConsulAgent, ns: { ifaces: readonly { ip: Ip }[] } | undefined): Ip[] {
-  if (!ns) return [];
-  return a.clientAddr.trim().split(/\s+/).map((x) => parseIp(x)).filter((ip): ip is Ip => ip !== undefined && ip !== 0 && !isLoopback(ip) && !ns.ifaces.some((i) => i.ip === ip));
+export function nonLocalClientAddrs(a: ConsulAgent, namespace: () => { ifaces: readonly { ip: Ip }[] } | undefined): Ip[] {
+  // Only a specific address needs the topology (the validator builds it lazily: 10k host-network agents need none).
+  const specific = a.clientAddr.trim().split(/\s+/).map((x) => parseIp(x)).filter((ip): ip is Ip => ip !== undefined && ip !== 0 && !isLoopback(ip));
+  if (specific.length === 0) return [];
+  const ns = namespace();
+  return ns ? specific.filter((ip) => !ns.ifaces.some((i) => i.ip === ip)) : [];
+}
+
+/** The agent names its address (advertise, a specific bind, or a template crosshost leaves to Consul): no detection. */
+function namesItsAddress(a: ConsulAgent): boolean {
+  return a.advertiseAddr !== undefined || (a.bindAddr !== undefined && a.bindAddr !== 0) || (a.addressTemplates?.some((t) => t !== "client") ?? false);
 }
 
 /**
@@ -215,7 +223,7 @@ export function nonLocalClientAddrs(a: ConsulAgent, ns: { ifaces: readonly { ip:
  * (an overlay container has the overlay and docker_gwbridge). undefined: the agent names its address.
  */
 export function autoAddressCandidates(topo: Topology, a: ConsulAgent): { ip: Ip; where: string }[] | undefined {
-  if (a.advertiseAddr !== undefined || (a.bindAddr !== undefined && a.bindAddr !== 0) || a.addressTemplates?.some((t) => t !== "client")) return undefined;
+  if (namesItsAddress(a)) return undefined;
   const seen: { ip: Ip; where: string }[] = [];
   if (a.network === "host") {
     const h = topo.index.hosts.get(a.host);

@@ -189,6 +189,7 @@ export function macvlanRangeOverlap(ctx: RuleContext): Diagnostic[] {
  */
 function macvlanPoolTakesOthers(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
+  if (macvlans(ctx).length === 0) return out;
   interface Claim { ip: number; who: string; host?: string }
   const byDomain = new Map<string, Claim[]>();
   const add = (dom: string, c: Claim) => {

@@ -280,7 +280,7 @@ export class World implements NetState {
           }
         }
         // HTTP and DNS listen on each client_addr: the same rule (loopback is always there).
-        const foreignClient = nonLocalClientAddrs(a, agentNs);
+        const foreignClient = nonLocalClientAddrs(a, () => agentNs);
         if (foreignClient.length > 0) {
           s.failedStart = `Error starting agent: listen tcp ${formatIp(foreignClient[0]!)}:${a.ports.http}: bind: cannot assign requested address`;
           return this.failed(step, `agent exits: ${s.failedStart}`);
