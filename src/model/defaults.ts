@@ -100,3 +100,13 @@ const NO_PORTS: readonly { port: number; proto: "tcp" }[] = Object.freeze([]);
 export function defaultListenPorts(image: string): readonly { port: number; proto: "tcp" }[] {
   return LISTEN_80.test(image) ? PORT_80 : NO_PORTS;
 }
+
+/**
+ * The paths a stock web server image answers 200 on when run without a command of its own: its default page.
+ * undefined: an image crosshost knows nothing about (its own application may serve any path).
+ */
+const STOCK_WEB = /^(?:[^@:]*\/)?(?:nginx|httpd|busybox)(?:[:@]|$)/;
+const DEFAULT_PAGE: readonly string[] = Object.freeze(["/", "/index.html"]);
+export function stockWebPaths(image: string): readonly string[] | undefined {
+  return STOCK_WEB.test(image) ? DEFAULT_PAGE : undefined;
+}

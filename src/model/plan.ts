@@ -221,6 +221,8 @@ export interface ConsulAgentConfig {
   readonly nodeName?: string;
 }
 
+export type AgentAddressKind = "bind" | "advertise" | "client";
+
 export interface ConsulAgent {
   readonly name: string;
   readonly host: string;
@@ -232,8 +234,10 @@ export interface ConsulAgent {
   readonly bindAddr?: Ip;
   readonly advertiseAddr?: Ip;
   readonly clientAddr: string;
-  /** Addresses given as go-sockaddr templates crosshost could not evaluate ("bind", "advertise", "client"). */
-  readonly addressTemplates?: readonly string[];
+  /** Addresses given as go-sockaddr templates crosshost could not evaluate: left to Consul. */
+  readonly addressTemplates?: readonly AgentAddressKind[];
+  /** A template naming an interface the host does not have: Consul resolves it to nothing and exits. */
+  readonly unresolvableTemplate?: AgentAddressKind;
   readonly retryJoin: readonly string[];
   readonly startJoin: readonly string[];
   readonly ports: ConsulPorts;
@@ -434,4 +438,21 @@ export function shimDriver(plan: Plan, host: string, shim: Shim): { type: "macvl
   const ipvlan = plan.networks.find((n) => n.driver === "ipvlan" && n.instances.some((i) => i.host === host && i.parent === shim.parent));
   const type = shim.type ?? (ipvlan ? "ipvlan" : "macvlan");
   return type === "ipvlan" ? { type, mode: ipvlan?.mode ?? "l2" } : { type, mode: "bridge" };
+}
+
+/** A host port a container holds: a listener of a host-network container, or a published port. */
+export interface HostPortBinding {
+  readonly port: number;
+  readonly proto: Proto;
+  /** One address only; absent: all of them. */
+  readonly ip?: Ip;
+  readonly published: boolean;
+  readonly path: PlanPath;
+}
+
+export function hostPortBindings(c: Container): HostPortBinding[] {
+  return [
+    ...(c.networkMode === "host" ? c.listen.map((l) => ({ port: l.port, proto: l.proto, ...(l.ip !== undefined ? { ip: l.ip } : {}), published: false, path: c.path })) : []),
+    ...c.publish.map((p) => ({ port: p.hostPort, proto: p.proto, ...(p.hostIp !== undefined ? { ip: p.hostIp } : {}), published: true, path: p.path })),
+  ];
 }

@@ -99,6 +99,11 @@ export function hostNetns(host: string): NetnsId {
   return `host:${host}`;
 }
 
+/** A Consul agent's namespace: its host's under --net=host, else its container's. */
+export function agentNetns(a: { readonly name: string; readonly host: string; readonly network: "host" | object }): NetnsId {
+  return a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`;
+}
+
 export function containerNetns(c: Container): NetnsId {
   return c.networkMode === "host" ? hostNetns(c.host) : `ctr:${c.name}`;
 }

@@ -6,7 +6,7 @@ import { overlayOuterSize, ICMP_IP_OVERHEAD, SWARM_GOSSIP_PORT, SWARM_MANAGER_PO
 import { contains, formatIp, isLoopback, type Ip } from "../ip.js";
 import { PUBLIC_CLOUDS, type Host } from "../plan.js";
 import { firewallAllows, type FlowProto } from "./firewall.js";
-import { hostNetns, type Domain, type Iface, type Member, type Netns, type NetnsId, type RouteEntry, type Topology } from "./topology.js";
+import { baseNic, hostNetns, type Domain, type Iface, type Member, type Netns, type NetnsId, type RouteEntry, type Topology } from "./topology.js";
 
 /** Runtime conditions; the validator uses ALL_UP, the simulator its world. */
 export interface NetState {
@@ -325,7 +325,7 @@ function deliverInDomain(ctx: Ctx, sender: Netns, iface: Iface, d: Domain, nextH
             return { member: m };
           }
           // A shim that exists but is not used: the route to the child goes through the parent, not the shim.
-          const planned = topo.netns.get(hostNetns(senderHost))?.ifaces.find((i) => i.kind === "shim" && baseNicName(i.parent) === senderParent);
+          const planned = topo.netns.get(hostNetns(senderHost))?.ifaces.find((i) => i.kind === "shim" && i.parent !== undefined && baseNic(i.parent) === senderParent);
           const made = planned !== undefined && state.shimUp?.(senderHost, planned.name) !== false;
           const kind = iface.kind === "ipvlan" || recvIface?.kind === "ipvlan" ? "ipvlan" : "macvlan";
           const fix = planned && made
@@ -534,8 +534,4 @@ function publishedTarget(ctx: Ctx, hostName: string, dst: Ip): TraceResult | und
     }
   }
   return undefined;
-}
-
-function baseNicName(parent: string | undefined): string | undefined {
-  return parent?.split(".")[0];
 }

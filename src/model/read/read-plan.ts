@@ -9,7 +9,7 @@ import {
 import { parseFault } from "../faults.js";
 import { contains, covers, formatIp, makeCidr, nth, parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
 import {
-  instanceOn, KERNEL_FEATURES, type AddressRef, type Attachment, type Consul, type ConsulAgent, type ConsulAgentConfig, type Container,
+  instanceOn, KERNEL_FEATURES, type AddressRef, type AgentAddressKind, type Attachment, type Consul, type ConsulAgent, type ConsulAgentConfig, type Container,
   type DockerEngine, type Endpoint, type Expectation, type External, type Fault, type Firewall, type FirewallRule,
   type HealthCheck, type Host, type KernelFeature, type Network, type NetworkDriver, type NetworkInstance, type Nic,
   type Plan, type Platform, type PlatformKind, type Proto, type Publish, type Route, type Segment, type ServiceRegistration,
@@ -984,12 +984,13 @@ class PlanReader {
     const iface = (n: string): Ip | undefined => (network === "host" ? hostIndex.get(host)?.nics.find((x) => x.name === n)?.ip : n === "eth0" ? network.ip : undefined);
     // Under --net=host the plan lists every interface Consul can see (NICs, shims; Docker's bridges are named by Docker).
     const knownIfaces = network === "host" && hostIndex.has(host) ? new Set([...hostIndex.get(host)!.nics.map((x) => x.name), ...hostIndex.get(host)!.shims.map((x) => x.name), "docker0", "docker_gwbridge", "lo"]) : undefined;
-    const unresolved: string[] = [];
-    const bind = this.agentAddr(eff("bindAddr"), flags.bindAddr !== undefined ? [...path, "flags", "bind"] : o.at("bind_addr"), "bind", iface, unresolved, knownIfaces);
-    const adv = this.agentAddr(eff("advertiseAddr"), flags.advertiseAddr !== undefined ? [...path, "flags", "advertise"] : o.at("advertise_addr"), "advertise", iface, unresolved, knownIfaces);
+    const unresolved: AgentAddressKind[] = [];
+    const missing: AgentAddressKind[] = [];
+    const bind = this.agentAddr(eff("bindAddr"), flags.bindAddr !== undefined ? [...path, "flags", "bind"] : o.at("bind_addr"), "bind", iface, unresolved, missing, knownIfaces);
+    const adv = this.agentAddr(eff("advertiseAddr"), flags.advertiseAddr !== undefined ? [...path, "flags", "advertise"] : o.at("advertise_addr"), "advertise", iface, unresolved, missing, knownIfaces);
     const clientRaw = eff("clientAddr");
     const clientTemplate = clientRaw !== undefined && clientRaw.startsWith("{{");
-    const clientIp = clientTemplate ? this.agentAddr(clientRaw, flags.clientAddr !== undefined ? [...path, "flags", "client"] : o.at("client_addr"), "client", iface, unresolved, knownIfaces) : undefined;
+    const clientIp = clientTemplate ? this.agentAddr(clientRaw, flags.clientAddr !== undefined ? [...path, "flags", "client"] : o.at("client_addr"), "client", iface, unresolved, missing, knownIfaces) : undefined;
     return {
       name, host, datacenter, server, bootstrap: eff("bootstrap") ?? false,
       ...(eff("bootstrapExpect") !== undefined ? { bootstrapExpect: eff("bootstrapExpect") } : {}),
@@ -998,6 +999,7 @@ class PlanReader {
       // An unevaluated client template: Consul binds somewhere of its own; 0.0.0.0 keeps crosshost from guessing.
       clientAddr: clientTemplate ? (clientIp !== undefined ? formatIp(clientIp) : "0.0.0.0") : clientRaw ?? "127.0.0.1",
       ...(unresolved.length > 0 ? { addressTemplates: unresolved } : {}),
+      ...(missing[0] !== undefined ? { unresolvableTemplate: missing[0] } : {}),
       retryJoin: [...(fileConfig.retryJoin ?? []), ...(flags.retryJoin ?? [])],
       startJoin: [...(fileConfig.startJoin ?? []), ...(flags.startJoin ?? [])],
       ports,
@@ -1016,7 +1018,7 @@ class PlanReader {
    * where crosshost knows the interface (a host NIC under --net=host; eth0 with a fixed ip on a Docker network);
    * any other template is left to Consul, said once as a warning, and the checks that need it are skipped.
    */
-  private agentAddr(v: string | undefined, path: PlanPath, what: string, iface?: (name: string) => Ip | undefined, unresolved?: string[], knownIfaces?: Set<string>): Ip | undefined {
+  private agentAddr(v: string | undefined, path: PlanPath, what: AgentAddressKind, iface?: (name: string) => Ip | undefined, unresolved?: AgentAddressKind[], missing?: AgentAddressKind[], knownIfaces?: Set<string>): Ip | undefined {
     if (v === undefined) return undefined;
     if (v.startsWith("{{")) {
       const m = /^\{\{\s*GetInterfaceIP\s+"([^"]+)"\s*\}\}$/.exec(v);
@@ -1024,7 +1026,7 @@ class PlanReader {
       if (ip !== undefined) return ip;
       if (m && knownIfaces && !knownIfaces.has(m[1]!)) {
         // Consul resolves the template at start; an interface the host lacks resolves to nothing and the agent exits.
-        unresolved?.push(`${what}:missing`);
+        missing?.push(what);
         return this.r.invalid(path, `${what} address template names interface "${m[1]}", which the host does not have: Consul cannot resolve it and exits`, `Name one of the host's interfaces (${[...knownIfaces].filter((x) => x !== "lo").join(", ")}).`);
       }
       unresolved?.push(what);

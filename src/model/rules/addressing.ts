@@ -3,9 +3,9 @@
 // each other and against the host's NICs, routes and declared external networks).
 import { diag, type Diagnostic, type PlanPath } from "../diagnostics.js";
 import { formatIp, overlaps, type Cidr } from "../ip.js";
-import { baseNic, vlanId } from "../net/topology.js";
+import { baseNic } from "../net/topology.js";
 import { instanceOn, type Host, type Network } from "../plan.js";
-import { listOf, type RuleContext } from "./context.js";
+import { l2Domain, listOf, type RuleContext } from "./context.js";
 
 /** Allocation problems found while predicting Docker's IPAM (moby/moby#49921 for the per-host case). */
 export function allocationFindings(ctx: RuleContext): Diagnostic[] {
@@ -75,11 +75,10 @@ export function duplicateAddresses(ctx: RuleContext): Diagnostic[] {
       related: [{ path: first.path, message: `${first.who} has it too` }],
     }));
   };
-  const segOf = (host: string, nic: string) => index.segmentOfNic.get(`${host}/${nic}`) ?? `nic:${host}/${nic}`;
   for (const s of plan.segments) for (const r of s.routers) claims.set(`${s.name}|${r}`, { who: `the router on ${s.name}`, path: s.path });
   for (const h of plan.hosts) {
-    for (const n of h.nics) claim(segOf(h.name, n.name), n.ip, { who: `${h.name}'s ${n.name}`, path: [...n.path, "address"], host: h.name });
-    for (const sh of h.shims) claim(segOf(h.name, sh.parent), sh.ip, { who: `${h.name}'s shim ${sh.name}`, path: [...sh.path, "address"], host: h.name });
+    for (const n of h.nics) claim(l2Domain(ctx, h.name, n.name), n.ip, { who: `${h.name}'s ${n.name}`, path: [...n.path, "address"], host: h.name });
+    for (const sh of h.shims) claim(l2Domain(ctx, h.name, sh.parent), sh.ip, { who: `${h.name}'s shim ${sh.name}`, path: [...sh.path, "address"], host: h.name });
   }
   // macvlan/ipvlan containers: the segment (or VLAN) of their parent, across hosts.
   for (const c of plan.containers) {
@@ -89,9 +88,7 @@ export function duplicateAddresses(ctx: RuleContext): Diagnostic[] {
       const inst = instanceOn(n, c.host);
       const ip = ctx.allocation.addresses.get(c.name, a.network);
       if (!inst?.parent || ip === undefined) return;
-      const vid = vlanId(inst.parent);
-      const dom = segOf(c.host, baseNic(inst.parent)) + (vid !== undefined ? `.${vid}` : "");
-      claim(dom, ip, { who: `${c.name} on ${c.host}${a.ip === undefined ? " (assigned by " + c.host + "'s IPAM)" : ""}`, path: a.path, host: c.host });
+      claim(l2Domain(ctx, c.host, inst.parent), ip, { who: `${c.name} on ${c.host}${a.ip === undefined ? " (assigned by " + c.host + "'s IPAM)" : ""}`, path: a.path, host: c.host });
     });
   }
   return out;

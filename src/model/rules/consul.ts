@@ -4,7 +4,7 @@ import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp, isConsulPrivate, isLoopback, parseIp, type Ip } from "../ip.js";
 import type { ConsulAgent, PlanIndex } from "../plan.js";
 import type { Allocation } from "../net/ipam.js";
-import { hostNetns, type Topology } from "../net/topology.js";
+import { agentNetns, hostNetns, type Topology } from "../net/topology.js";
 import { ALL_UP, trace } from "../net/trace.js";
 import { onOwnLanUnheld, listOf, type RuleContext } from "./context.js";
 
@@ -144,7 +144,7 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
       const fromFlag = a.flags.bindAddr !== undefined;
       out.push(diag("consul_bind_not_local", { path: fromFlag ? [...a.path, "flags", "bind"] : [...a.path, "bind_addr"], host: a.host, message: `${a.name} binds ${formatIp(a.bindAddr)}${fromFlag ? " (flags.bind, which overrides bind_addr)" : ""}, which is not an address of ${a.host}: it cannot start (cannot assign requested address)`, hint: `Bind one of ${a.host}'s addresses (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).` }));
     }
-    const foreignClient = nonLocalClientAddrs(a, () => ctx.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`));
+    const foreignClient = nonLocalClientAddrs(a, () => ctx.topo.netns.get(agentNetns(a)));
     if (foreignClient.length > 0) {
       out.push(diag("consul_bind_not_local", {
         path: a.path, host: a.host,
@@ -154,7 +154,7 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
     }
     if (a.bindAddr !== undefined && a.bindAddr !== 0 && a.network !== "host") {
       // On a Docker network the agent's namespace holds only its container addresses, never the host's.
-      const mine = (ctx.topo.netns.get(`ctr:${a.name}`)?.ifaces ?? []).map((i) => i.ip).filter((ip) => ip !== 0);
+      const mine = (ctx.topo.netns.get(agentNetns(a))?.ifaces ?? []).map((i) => i.ip).filter((ip) => ip !== 0);
       if (mine.length > 0 && !mine.includes(a.bindAddr)) {
         out.push(diag("consul_bind_not_local", {
           path: a.path, host: a.host,
@@ -176,7 +176,7 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
       // Consul's Docker guidance: advertise the host's address and publish the ports, or use the host network).
       const adv = agentAddress(ctx, a);
       const from = adv === undefined ? [] : (ctx.plan.consul?.agents ?? []).filter((b) => b !== a && b.host !== a.host && b.datacenter === a.datacenter);
-      const cannot = from.filter((b) => !trace(ctx.topo, ALL_UP, b.network === "host" ? hostNetns(b.host) : `ctr:${b.name}`, adv!, { proto: "tcp", port: a.ports.serfLan, ipSize: 60, df: true }).ok);
+      const cannot = from.filter((b) => !trace(ctx.topo, ALL_UP, agentNetns(b), adv!, { proto: "tcp", port: a.ports.serfLan, ipSize: 60, df: true }).ok);
       if (cannot.length > 0) {
         const hostIp = h.nics[0] ? formatIp(h.nics[0].ip) : "the host's address";
         out.push(diag("consul_advertise_unreachable", {
@@ -213,7 +213,7 @@ export function nonLocalClientAddrs(a: ConsulAgent, namespace: () => { ifaces: r
 
 /** The agent names its address (advertise, a specific bind, or a template crosshost leaves to Consul): no detection. */
 function namesItsAddress(a: ConsulAgent): boolean {
-  return a.advertiseAddr !== undefined || (a.bindAddr !== undefined && a.bindAddr !== 0) || (a.addressTemplates?.some((t) => t !== "client") ?? false);
+  return a.advertiseAddr !== undefined || (a.bindAddr !== undefined && a.bindAddr !== 0) || a.unresolvableTemplate !== undefined || (a.addressTemplates?.some((t) => t !== "client") ?? false);
 }
 
 /**
@@ -231,7 +231,7 @@ export function autoAddressCandidates(topo: Topology, a: ConsulAgent): { ip: Ip;
     for (const s of h?.shims ?? []) if (isConsulPrivate(s.ip)) seen.push({ ip: s.ip, where: s.name });
     for (const i of topo.netns.get(hostNetns(a.host))?.ifaces ?? []) if (i.kind === "bridge" && isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
   } else {
-    const ifaces = topo.netns.get(`ctr:${a.name}`)?.ifaces ?? [];
+    const ifaces = topo.netns.get(agentNetns(a))?.ifaces ?? [];
     // No interface at all: its network is not on its host (unknown_reference says so); it never starts.
     if (ifaces.length === 0) return undefined;
     for (const i of ifaces) if (isConsulPrivate(i.ip)) seen.push({ ip: i.ip, where: i.name });
@@ -239,13 +239,31 @@ export function autoAddressCandidates(topo: Topology, a: ConsulAgent): { ip: Ip;
   return seen;
 }
 
+/** How a join reached its agent: at its advertised address, where its Serf binds, or through a published port. */
+export type JoinLanding = { readonly agent: ConsulAgent; readonly dialed: "advertised" | "bind" | "published" };
+
 /**
- * The agent a join to a host address lands on through a published Serf LAN port (tcp), if any: an agent on a
- * Docker network of that host that publishes it on that address or on all of them.
+ * Where a join to an address lands: the agent advertising it, else the one whose Serf binds it, else an agent on
+ * a Docker network of that host publishing its Serf LAN port (tcp) there. Anything but "advertised" is a TCP
+ * push/pull to that address; gossip goes to the advertised one afterwards. One lookup for the validator and the simulator.
  */
-export function publishedSerfAgent(agents: readonly ConsulAgent[], index: PlanIndex, ip: Ip): ConsulAgent | undefined {
-  return agents.find((x) => x.network !== "host" && index.hosts.get(x.host)?.nics.some((n) => n.ip === ip) === true
-    && x.network.publish.some((p) => p.hostPort === x.ports.serfLan && p.containerPort === x.ports.serfLan && p.proto === "tcp" && (p.hostIp === undefined || p.hostIp === 0 || p.hostIp === ip)));
+export function joinResolver(agents: readonly ConsulAgent[], index: PlanIndex, advertised: (a: ConsulAgent) => Ip | undefined): (ip: Ip) => JoinLanding | undefined {
+  const byAdvertised = new Map<Ip, ConsulAgent>();
+  const byBind = new Map<Ip, ConsulAgent>();
+  for (const a of agents) {
+    const ip = advertised(a);
+    if (ip !== undefined && !byAdvertised.has(ip)) byAdvertised.set(ip, a);
+    if (a.bindAddr !== undefined && a.bindAddr !== 0 && !byBind.has(a.bindAddr)) byBind.set(a.bindAddr, a);
+  }
+  return (ip) => {
+    const adv = byAdvertised.get(ip);
+    if (adv) return { agent: adv, dialed: "advertised" };
+    const bound = byBind.get(ip);
+    if (bound) return { agent: bound, dialed: "bind" };
+    const pub = agents.find((x) => x.network !== "host" && index.hosts.get(x.host)?.nics.some((n) => n.ip === ip) === true
+      && x.network.publish.some((p) => p.hostPort === x.ports.serfLan && p.containerPort === x.ports.serfLan && p.proto === "tcp" && (p.hostIp === undefined || p.hostIp === 0 || p.hostIp === ip)));
+    return pub ? { agent: pub, dialed: "published" } : undefined;
+  };
 }
 
 /** The address other agents use for an agent (advertisedAddress). */
@@ -269,29 +287,20 @@ export function consulJoins(ctx: RuleContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const agents = ctx.plan.consul?.agents ?? [];
   if (agents.length === 0) return out;
-  // A join reaches an agent where its Serf listens (bind) as well as where it says it is (advertise).
-  const byAddr = new Map<Ip, ConsulAgent>();
-  for (const a of agents) {
-    if (a.bindAddr !== undefined && a.bindAddr !== 0 && !byAddr.has(a.bindAddr)) byAddr.set(a.bindAddr, a);
-  }
-  for (const a of agents) {
-    const ip = agentAddress(ctx, a);
-    if (ip !== undefined) byAddr.set(ip, a);
-  }
+  const land = joinResolver(agents, ctx.index, (a) => agentAddress(ctx, a));
   const byHostName = new Map(agents.map((a) => [a.host, a] as const));
   const parent = new Map(agents.map((a) => [a.name, a.name] as const));
   const find = (x: string): string => (parent.get(x) === x ? x : find(parent.get(x)!));
   for (const a of agents) {
     const entries = [...a.retryJoin.map((t) => ({ t, key: "retry_join" })), ...a.startJoin.map((t) => ({ t, key: "start_join" }))];
-    const resolve = (t: string) => {
-      const host = t.replace(/:\d+$/, "");
+    const resolved = entries.map((e) => {
+      const host = e.t.replace(/:\d+$/, "");
       const ip = parseIp(host);
-      return { ip, target: ip !== undefined ? byAddr.get(ip) ?? publishedSerfAgent(agents, ctx.index, ip) : byHostName.get(host) };
-    };
+      return { ...e, ip, target: ip !== undefined ? land(ip)?.agent : byHostName.get(host) };
+    });
     // retry_join tries its addresses until one answers: a dead entry beside a good one is a warning.
-    const anyLands = entries.some(({ t }) => resolve(t).target !== undefined && resolve(t).target !== a);
-    for (const { t, key } of entries) {
-      const { ip, target } = resolve(t);
+    const anyLands = resolved.some((r) => r.target !== undefined && r.target !== a);
+    for (const { t, key, ip, target } of resolved) {
       if (!target) {
         out.push(diag("consul_retry_join_unknown", {
           severity: ip === undefined || (anyLands && key === "retry_join") ? "warning" : "error",

@@ -2,7 +2,7 @@
 import type { Diagnostic } from "../diagnostics.js";
 import { contains, formatIp, type Ip } from "../ip.js";
 import { allocateAddresses, type Allocation } from "../net/ipam.js";
-import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
+import { baseNic, buildTopology, containerNetns, hostNetns, vlanId, type NetnsId, type Topology } from "../net/topology.js";
 import { indexPlan, type AddressRef, type Container, type Endpoint, type Host, type Plan, type PlanIndex, type Target } from "../plan.js";
 
 export interface RuleContext {
@@ -106,4 +106,16 @@ export function onOwnLanUnheld(ctx: RuleContext, host: string, ip: Ip): boolean 
   if (!h || !nic) return false;
   const dom = ctx.topo.nicDomain.get(`${host}/${nic.name}`);
   return dom !== undefined && !(ctx.topo.domains.get(dom)?.members.has(ip) ?? false);
+}
+
+/**
+ * The L2 domain a NIC, shim or macvlan/ipvlan parent sits in, as a key: its base NIC's segment (or the NIC
+ * alone when no segment lists it), and for an 802.1q parent (eth0.10) that segment's VLAN. The topology's
+ * macvlanDomain draws the same line.
+ */
+export function l2Domain(ctx: RuleContext, host: string, nicOrParent: string): string {
+  const base = baseNic(nicOrParent);
+  const seg = ctx.index.segmentOfNic.get(`${host}/${base}`) ?? `nic:${host}/${base}`;
+  const vid = vlanId(nicOrParent);
+  return vid !== undefined ? `${seg}.${vid}` : seg;
 }

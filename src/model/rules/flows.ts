@@ -5,7 +5,7 @@ import { contains, formatIp, isLoopback, type Ip } from "../ip.js";
 import { SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
 import type { FlowProto } from "../net/firewall.js";
 import { startOrder } from "../net/ipam.js";
-import type { ConsulAgent, FirewallRule, Host } from "../plan.js";
+import { hostPortBindings, type ConsulAgent, type FirewallRule, type Host } from "../plan.js";
 import { listOf, type RuleContext } from "./context.js";
 
 export interface FlowRequirement {
@@ -276,10 +276,7 @@ export function portConflicts(ctx: RuleContext): Diagnostic[] {
   for (const h of ctx.plan.hosts) for (const p of h.portsInUse) bind(h.name, p.port, p.proto, undefined, "a process outside the plan", [...h.path, "ports_in_use"]);
   // In the order they start (agents first), so the one reported is the one that fails.
   for (const c of startOrder(ctx.plan)) {
-    if (c.networkMode === "host") {
-      for (const l of c.listen) bind(c.host, l.port, l.proto, l.ip, c.agent ? `Consul agent ${c.name}` : c.name, c.path);
-    }
-    for (const p of c.publish) bind(c.host, p.hostPort, p.proto, p.hostIp, `${c.name}'s published port`, p.path);
+    for (const b of hostPortBindings(c)) bind(c.host, b.port, b.proto, b.ip, b.published ? `${c.name}'s published port` : c.agent ? `Consul agent ${c.name}` : c.name, b.path);
   }
   return out;
 }

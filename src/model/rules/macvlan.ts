@@ -5,7 +5,7 @@ import { contains, formatIp, overlaps, type Cidr } from "../ip.js";
 import { baseNic, vlanId } from "../net/topology.js";
 import { ipSpoofFilter, macFilter } from "../net/trace.js";
 import { instanceOn, PUBLIC_CLOUDS, shimDriver, type KernelFeature, type Network, type NetworkInstance } from "../plan.js";
-import { listOf, type RuleContext } from "./context.js";
+import { l2Domain, listOf, type RuleContext } from "./context.js";
 
 function isL3(n: Network): boolean {
   return n.driver === "ipvlan" && (n.mode === "l3" || n.mode === "l3s");
@@ -197,21 +197,16 @@ function macvlanPoolTakesOthers(ctx: RuleContext): Diagnostic[] {
     if (list) list.push(c);
     else byDomain.set(dom, [c]);
   };
-  const segOf = (host: string, nic: string) => ctx.index.segmentOfNic.get(`${host}/${nic}`) ?? `nic:${host}/${nic}`;
-  const domOf = (host: string, parent: string) => {
-    const vid = vlanId(parent);
-    return segOf(host, baseNic(parent)) + (vid !== undefined ? `.${vid}` : "");
-  };
   for (const sg of ctx.plan.segments) for (const r of sg.routers) add(sg.name, { ip: r, who: `the router ${formatIp(r)} on ${sg.name}` });
   for (const h of ctx.plan.hosts) {
-    for (const n of h.nics) add(segOf(h.name, n.name), { ip: n.ip, who: `${h.name}'s ${n.name}`, host: h.name });
-    for (const sh of h.shims) add(domOf(h.name, sh.parent), { ip: sh.ip, who: `${h.name}'s shim ${sh.name}`, host: h.name });
+    for (const n of h.nics) add(l2Domain(ctx, h.name, n.name), { ip: n.ip, who: `${h.name}'s ${n.name}`, host: h.name });
+    for (const sh of h.shims) add(l2Domain(ctx, h.name, sh.parent), { ip: sh.ip, who: `${h.name}'s shim ${sh.name}`, host: h.name });
   }
   for (const list of byDomain.values()) list.sort((a, b) => a.ip - b.ip);
   for (const n of macvlans(ctx)) {
     for (const inst of n.instances) {
       if (inst.host === undefined || inst.parent === undefined || inst.invalidRange) continue;
-      const claims = byDomain.get(domOf(inst.host, inst.parent));
+      const claims = byDomain.get(l2Domain(ctx, inst.host, inst.parent));
       if (!claims) continue;
       const pool = inst.ipRange ?? inst.subnet;
       let lo = 0;

@@ -3,9 +3,9 @@
 // reachable from the consumers the plan declares (hashicorp/docker-consul#42, gliderlabs/registrator#291).
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp } from "../ip.js";
-import { hostNetns } from "../net/topology.js";
+import { agentNetns } from "../net/topology.js";
 import { ALL_UP, trace } from "../net/trace.js";
-import type { AddressRef } from "../plan.js";
+import { hostPortBindings, type AddressRef } from "../plan.js";
 import { endpointLabel, endpointNetns, resolveAddress, type RuleContext } from "./context.js";
 
 function refLabel(ref: AddressRef): string {
@@ -30,7 +30,7 @@ export function serviceChecks(ctx: RuleContext): Diagnostic[] {
     }
     const check = s.check;
     if (!agent || !check) continue;
-    const from = agent.network === "host" ? hostNetns(agent.host) : `ctr:${agent.name}`;
+    const from = agentNetns(agent);
     const ip = resolveAddress(ctx, check.target);
     if (ip === undefined) continue;
     const res = trace(ctx.topo, ALL_UP, from, ip, { proto: "tcp", port: check.port, ipSize: 60, df: true });
@@ -50,7 +50,7 @@ function checkHint(ctx: RuleContext, id: string, code: string | undefined): stri
   const provider = s.provider ? ctx.index.containers.get(s.provider) : undefined;
   const pub = provider?.publish[0];
   // A published port something else on the host already binds (a host-network agent's 8500) never comes up.
-  const taken = (port: number) => ctx.plan.containers.some((c) => c !== provider && c.host === provider?.host && ((c.networkMode === "host" && c.listen.some((l) => l.port === port && l.proto === "tcp")) || c.publish.some((p) => p.hostPort === port && p.proto === "tcp")));
+  const taken = (port: number) => (ctx.topo.containersOn.get(provider?.host ?? "") ?? []).some((c) => c !== provider && hostPortBindings(c).some((b) => b.port === port && b.proto === "tcp"));
   if (code === "not_listening" && pub && taken(pub.hostPort)) return `Publish ${provider!.name}'s port on a free host port (${pub.hostPort} is already bound on ${provider!.host}) and register ${provider!.host}'s address with it.`;
   if (code === "not_listening" && pub) return `Register ${provider!.host}'s address with the published port ${pub.hostPort} (${pub.hostPort}:${pub.containerPort}).`;
   if (code === "not_published" && provider) return `Attach ${provider.name} to a network that is not internal as well (or drop internal: true): ports of a container only on internal networks are not published.`;

@@ -4,16 +4,16 @@
 // clustered parts settle (joins retried, bootstrap, elections) as the real software eventually would.
 // Everything is deterministic: the same plan and steps always give the same observation.
 import { formatIp, parseIp, type Ip } from "../ip.js";
-import { CONSUL_DEFAULT_PORTS, DEFAULT_PING_PAYLOAD, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
+import { CONSUL_DEFAULT_PORTS, DEFAULT_PING_PAYLOAD, stockWebPaths, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
 import type { ClassMatrix, ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../observation.js";
 import { LARGE_PAYLOAD } from "./probes.js";
 import { allocateAddresses, startOrder, type Allocation } from "../net/ipam.js";
 import { resolveName } from "../net/dns.js";
-import { buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
+import { agentNetns, buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
 import { trace, type NetState, type TraceResult } from "../net/trace.js";
 import type { FlowProto } from "../net/firewall.js";
-import { indexPlan, shimDriver, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
-import { advertisedAddress, autoAddressCandidates, expectOf, inBootstrapMode, nonLocalClientAddrs, publishedSerfAgent } from "../rules/consul.js";
+import { hostPortBindings, indexPlan, shimDriver, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
+import { advertisedAddress, autoAddressCandidates, expectOf, inBootstrapMode, joinResolver, nonLocalClientAddrs, type JoinLanding } from "../rules/consul.js";
 import type { Step, StepResult } from "../steps/step.js";
 
 /** Above this many agents, member lists show only the members that are not alive (counts show all). */
@@ -260,9 +260,8 @@ export class World implements NetState {
           // The implicit networks (the default bridge) exist with the engine, as for containers.
           if (n && n.scope === "local" && !n.implicit && !this.localNets.has(`${n.name}@${a.host}`)) return this.failed(step, `network ${n.name} not found`);
         }
-        const missing = a.addressTemplates?.find((t) => t.endsWith(":missing"));
-        if (missing) {
-          s.failedStart = `Failed to parse ${missing.split(":")[0]} address: template resolved to no address`;
+        if (a.unresolvableTemplate) {
+          s.failedStart = `Failed to parse ${a.unresolvableTemplate} address: template resolved to no address`;
           return this.failed(step, `agent exits: ${s.failedStart}`);
         }
         const candidates = autoAddressCandidates(this.topo, a);
@@ -272,7 +271,7 @@ export class World implements NetState {
         }
         // Serf and RPC listen on bind_addr in the agent's own namespace: an address it does not have is
         // fatal at start ("bind: cannot assign requested address"), under --net=host or on a Docker network.
-        const agentNs = this.topo.netns.get(a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`);
+        const agentNs = this.topo.netns.get(this.agentNetns(a));
         if (a.bindAddr !== undefined && a.bindAddr !== 0) {
           if (agentNs && !agentNs.ifaces.some((i) => i.ip === a.bindAddr)) {
             s.failedStart = `Failed to start Consul ${a.server ? "server" : "client"}: listen tcp ${formatIp(a.bindAddr)}:${a.ports.serfLan}: bind: cannot assign requested address`;
@@ -362,8 +361,6 @@ export class World implements NetState {
     }
   }
 
-  private containersOn: Map<string, Container[]> | undefined;
-
   /**
    * A port this container would bind on its host that a running container, agent or outside process already
    * holds. A published port fails the start (docker-proxy: "port is already allocated" against another
@@ -372,42 +369,25 @@ export class World implements NetState {
    */
   private portClash(c: Container | undefined): { message: string; listen: boolean } | undefined {
     if (!c) return undefined;
-    const mine = [
-      ...(c.networkMode === "host" ? c.listen.map((l) => ({ port: l.port, proto: l.proto, ip: l.ip, publish: false })) : []),
-      ...c.publish.map((p) => ({ port: p.hostPort, proto: p.proto, ip: p.hostIp, publish: true })),
-    ];
+    const mine = hostPortBindings(c);
     const wild = (ip: Ip | undefined) => ip === undefined || ip === 0;
     // Its own listeners on one port (a Consul agent's http moved onto serf_lan): the second bind fails.
     const own = c.listen.find((l, i) => c.listen.some((k, j) => j < i && k.port === l.port && k.proto === l.proto && (wild(k.ip) || wild(l.ip) || k.ip === l.ip)));
     if (own) return { listen: true, message: `listen ${own.proto} ${own.ip !== undefined ? formatIp(own.ip) : "0.0.0.0"}:${own.port}: bind: address already in use` };
     if (mine.length === 0) return undefined;
-    const held: { port: number; proto: string; ip?: Ip; publish: boolean }[] = [];
-    for (const p of this.index.hosts.get(c.host)?.portsInUse ?? []) held.push({ port: p.port, proto: p.proto, publish: false });
-    for (const o of this.containersOnHost(c.host)) {
-      if (o.name === c.name || !this.containerRunning(o.name)) continue;
-      if (o.networkMode === "host") for (const l of o.listen) held.push({ port: l.port, proto: l.proto, ...(l.ip !== undefined ? { ip: l.ip } : {}), publish: false });
-      for (const p of o.publish) held.push({ port: p.hostPort, proto: p.proto, ...(p.hostIp !== undefined ? { ip: p.hostIp } : {}), publish: true });
+    const held: { port: number; proto: string; ip?: Ip; published: boolean }[] = [];
+    for (const p of this.index.hosts.get(c.host)?.portsInUse ?? []) held.push({ port: p.port, proto: p.proto, published: false });
+    for (const o of this.topo.containersOn.get(c.host) ?? []) {
+      if (o.name !== c.name && this.containerRunning(o.name)) held.push(...hostPortBindings(o));
     }
     for (const m of mine) {
       const h = held.find((x) => x.port === m.port && x.proto === m.proto && (wild(x.ip) || wild(m.ip) || x.ip === m.ip));
       if (!h) continue;
       const addr = `${m.ip !== undefined ? formatIp(m.ip) : "0.0.0.0"}:${m.port}`;
-      if (m.publish) return { listen: false, message: h.publish ? `driver failed programming external connectivity on endpoint ${c.name}: Bind for ${addr} failed: port is already allocated` : `driver failed programming external connectivity on endpoint ${c.name}: listen ${m.proto} ${addr}: bind: address already in use` };
+      if (m.published) return { listen: false, message: h.published ? `driver failed programming external connectivity on endpoint ${c.name}: Bind for ${addr} failed: port is already allocated` : `driver failed programming external connectivity on endpoint ${c.name}: listen ${m.proto} ${addr}: bind: address already in use` };
       return { listen: true, message: `listen ${m.proto} ${addr}: bind: address already in use` };
     }
     return undefined;
-  }
-
-  private containersOnHost(host: string): readonly Container[] {
-    if (!this.containersOn) {
-      this.containersOn = new Map();
-      for (const x of this.plan.containers) {
-        const list = this.containersOn.get(x.host);
-        if (list) list.push(x);
-        else this.containersOn.set(x.host, [x]);
-      }
-    }
-    return this.containersOn.get(host) ?? [];
   }
 
   /** The kinds of child links on a host's master interface now: created shims and running containers' endpoints. */
@@ -417,7 +397,7 @@ export class World implements NetState {
     for (const sh of h?.shims ?? []) {
       if (sh.parent === parent && this.shims.has(`${sh.name}@${host}`)) kinds.add(shimDriver(this.plan, host, sh).type);
     }
-    for (const c of this.containersOnHost(host)) {
+    for (const c of (this.topo.containersOn.get(host) ?? [])) {
       if (c.agent || this.containers.get(c.name)?.state !== "running") continue;
       for (const a of c.attachments) {
         const n = this.index.networks.get(a.network);
@@ -482,7 +462,7 @@ export class World implements NetState {
         const s = this.agentState(f.agent);
         const agentHost = this.index.agents.get(f.agent)!.host;
         if (!this.engineUp(agentHost)) return this.failed(step, `Cannot connect to the Docker daemon on ${agentHost}`);
-        if (s.started && this.engineUp(agentHost)) {
+        if (s.started) {
           s.running = true;
           s.left = false;
           delete s.frozenPeers;
@@ -504,7 +484,7 @@ export class World implements NetState {
         const ctrHost = this.index.containers.get(f.container)!.host;
         if (!this.engineUp(ctrHost)) return this.failed(step, `Cannot connect to the Docker daemon on ${ctrHost}`);
         const c = this.containers.get(f.container);
-        if (c && c.state === "exited" && this.engineUp(this.index.containers.get(f.container)!.host)) c.state = "running";
+        if (c && c.state === "exited") c.state = "running";
         return this.ok(step, `${f.container} started`);
       }
       case "partition": {
@@ -788,7 +768,7 @@ export class World implements NetState {
   }
 
   private agentNetns(a: ConsulAgent): NetnsId {
-    return a.network === "host" ? hostNetns(a.host) : `ctr:${a.name}`;
+    return agentNetns(a);
   }
 
   /** Can agent a reach agent b on `port` (tcp and, for gossip, udp too)? */
@@ -812,23 +792,19 @@ export class World implements NetState {
     return r;
   }
 
+  private landJoin: ((ip: Ip) => JoinLanding | undefined) | undefined;
+
   private tryJoin(a: ConsulAgent, target: string): boolean {
     const host = target.replace(/:\d+$/, "");
     const ip = parseIp(host);
     const agents = this.plan.consul?.agents ?? [];
-    // The join dials where the target's Serf listens: its advertised address, or its bind address.
-    let t = agents.find((x) => (ip !== undefined ? this.agentAddr(x) === ip : x.host === host || x.name === host))
-      ?? (ip !== undefined ? agents.find((x) => x.bindAddr === ip) : undefined);
-    let viaPublish = false;
-    if (!t && ip !== undefined) {
-      // A host address where an agent on a Docker network publishes its Serf port: the join goes through the DNAT.
-      t = publishedSerfAgent(agents, this.index, ip);
-      viaPublish = t !== undefined;
-    }
+    this.landJoin ??= joinResolver(agents, this.index, (x) => this.agentAddr(x));
+    const landing = ip !== undefined ? this.landJoin(ip) : undefined;
+    const t = ip !== undefined ? landing?.agent : agents.find((x) => x.host === host || x.name === host);
     if (!t || t.name === a.name) return false;
-    // The join is a TCP push/pull to the dialed address (a published port, a bind address); what follows is gossip to the advertised one.
-    const dialed = ip !== undefined && (viaPublish || ip !== this.agentAddr(t));
-    if (dialed ? !this.agentState(t.name).running || !this.reach(this.agentNetns(a), ip!, { proto: "tcp", port: t.ports.serfLan, ipSize: 60, df: true }) : !this.agentReach(a, t, t.ports.serfLan, true)) return false;
+    // Through a bind address or a published port the join is a TCP push/pull to that address; gossip to the advertised one follows.
+    const direct = landing !== undefined && landing.dialed !== "advertised";
+    if (direct ? !this.agentState(t.name).running || !this.reach(this.agentNetns(a), ip!, { proto: "tcp", port: t.ports.serfLan, ipSize: 60, df: true }) : !this.agentReach(a, t, t.ports.serfLan, true)) return false;
     this.agentState(a.name).joined.add(target);
     const ra = this.findPool(a.name), rt = this.findPool(t.name);
     if (ra !== rt) this.pool.set(ra, rt);
@@ -1381,11 +1357,3 @@ function representative(a: { list: Member[]; byHost: Map<string, Member[]> }, b:
   return undefined;
 }
 
-/**
- * The paths a stock web server image answers 200 on when run without a command of its own: its default page.
- * undefined: an image crosshost knows nothing about (its own application may serve any path).
- */
-export function stockWebPaths(image: string): string[] | undefined {
-  const repo = image.replace(/@.*$/, "").replace(/:[^/]*$/, "").split("/").pop() ?? "";
-  return repo === "nginx" || repo === "httpd" || repo === "busybox" ? ["/", "/index.html"] : undefined;
-}

@@ -140,9 +140,12 @@ export function compileSteps(plan: Plan, opts: { faults?: boolean } = {}): Step[
       if (!n || n.implicit) return n?.driver === "overlay" || a.network === "docker_gwbridge" ? swarmReady(c.host) : [];
       return [n.scope === "swarm" ? `network_create:${n.name}` : `network_create:${n.name}@${c.host}`];
     });
+  // Agents that share a host get config and data directories of their own.
+  const agentsOn = new Map<string, number>();
+  for (const a of plan.consul?.agents ?? []) agentsOn.set(a.host, (agentsOn.get(a.host) ?? 0) + 1);
   for (const a of plan.consul?.agents ?? []) {
     const c = index.containers.get(a.name)!;
-    push(agentStep(a, plan, [...netDeps(c)]));
+    push(agentStep(a, plan, [...netDeps(c)], (agentsOn.get(a.host) ?? 0) > 1));
   }
   for (const c of plan.containers) {
     if (c.agent) continue;
@@ -196,7 +199,7 @@ function networkStep(n: Network, host: string, inst: Network["instances"][number
 }
 
 /** The agent's JSON file (the plan's config-file settings) and its command-line flags, as the seed writes them. */
-export function agentStep(a: ConsulAgent, plan: Plan, after: string[]): ConsulAgentStep {
+export function agentStep(a: ConsulAgent, plan: Plan, after: string[], sharesHost = false): ConsulAgentStep {
   const f = a.fileConfig;
   const config: Record<string, unknown> = { datacenter: f.datacenter ?? plan.consul?.datacenter ?? a.datacenter, data_dir: a.dataDirDeclared ? a.dataDir : "/consul/data", log_level: a.logLevel, node_name: a.name, server: f.server ?? a.server };
   if (f.bootstrapExpect !== undefined) config.bootstrap_expect = f.bootstrapExpect;
@@ -227,21 +230,12 @@ export function agentStep(a: ConsulAgent, plan: Plan, after: string[]): ConsulAg
     id: `consul_agent:${a.name}`, kind: "consul_agent", host: a.host, after,
     reason: `Consul ${a.server ? "server" : "client"} agent ${a.name}${a.bootstrapExpect ? ` (bootstrap_expect ${a.bootstrapExpect})` : ""}`,
     agent: a.name, image: a.image, configFile: a.configFile, config, flags, dataDir: a.dataDir,
-    ...agentHostDirs(a, plan),
+    ...agentHostDirs(a, sharesHost),
     network: net === "host" ? "host" : { network: net.network, ...(net.ip !== undefined ? { ip: formatIp(net.ip) } : {}), publish: net.publish.map((p) => `${p.hostIp !== undefined ? `${formatIp(p.hostIp)}:` : ""}${p.hostPort}:${p.containerPort}/${p.proto}`) },
   };
 }
 
-const agentsPerHost = new WeakMap<Plan, Map<string, number>>();
-
-function agentHostDirs(a: ConsulAgent, plan: Plan): { hostConfigDir: string; hostDataDir: string } {
-  let counts = agentsPerHost.get(plan);
-  if (!counts) {
-    counts = new Map();
-    for (const o of plan.consul?.agents ?? []) counts.set(o.host, (counts.get(o.host) ?? 0) + 1);
-    agentsPerHost.set(plan, counts);
-  }
-  const shared = (counts.get(a.host) ?? 0) > 1;
+function agentHostDirs(a: ConsulAgent, shared: boolean): { hostConfigDir: string; hostDataDir: string } {
   return shared
     ? { hostConfigDir: `/etc/consul/${a.name}`, hostDataDir: `${a.dataDir.replace(/\/+$/, "")}/${a.name}` }
     : { hostConfigDir: "/etc/consul", hostDataDir: a.dataDir };
