@@ -127,7 +127,7 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
       }
       const steps = compileSteps(loaded.plan);
       const valid = !hasErrors(loaded.validation.diagnostics);
-      if (opts.json) printJson({ plan: loaded.plan.name, ok: valid, steps: stepsJson(steps, loaded.plan.name) });
+      if (opts.json) printJson({ plan: loaded.plan.name, ok: valid, validation: { ok: valid, diagnostics: loaded.validation.diagnostics.map(diagnosticJson) }, steps: stepsJson(steps, loaded.plan.name) });
       else {
         const style = makeStyle();
         const hostCount = new Set(steps.map((s) => s.host)).size;
@@ -188,7 +188,9 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
           inputFailure(e, !!opts.json);
         }
         const plan = run.plan;
+        const invalid = hasErrors(run.loaded.validation.diagnostics);
         const endpoints = [...plan.containers.map((c) => c.name), ...plan.hosts.map((h) => `host:${h.name}`)];
+        if (endpoints.length === 0) usageFailure(`${what} has no host or container to explain a path between${invalid ? ": the plan has errors" : ""}`, `crosshost validate ${what} shows what could not be read.`, json);
         const guessEndpoint = (x: string) => (endpoints.includes(`host:${x}`) ? `host:${x}` : didYouMean(x, endpoints));
         if (!endpoints.includes(opts.from)) {
           const guess = guessEndpoint(opts.from);
@@ -212,7 +214,8 @@ Exit codes: 0 ok (warnings allowed), 1 errors found, 2 unreadable input or bad u
           }
         }
         const result = run.driver.state.probe({ from: opts.from, to: toName, ...(toNetwork !== undefined ? { network: toNetwork } : {}), by: opts.by as "address" | "name", size, proto: "icmp" });
-        if (opts.json) return printJson(result);
+        if (opts.json) return printJson(invalid ? { ...result, validation: { ok: false, diagnostics: run.loaded.validation.diagnostics.map(diagnosticJson) } } : result);
+        if (invalid) out(style.red(`The plan has errors: this explains only what could be read. crosshost validate ${what} shows them.`));
         out(`${style.bold(`${opts.from} → ${opts.to}`)}${opts.by === "name" ? " by name" : ""}, ${size + 28}-byte packet${result.address ? ` to ${result.address}` : ""}: ${result.ok ? style.green("reaches") : style.red("does not reach")}`);
         const width = Math.max(0, ...(result.hops ?? []).map((h) => h.at.length));
         for (const h of result.hops ?? []) out(`  ${style.dim(h.at.padEnd(width))}  ${h.note}`);

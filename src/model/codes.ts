@@ -353,6 +353,13 @@ export const CODES = {
     fix: "Register the host address with the published port, or run the agent where it can reach the target.",
     source: "hashicorp/docker-consul#42; measured in crosshost's lab (test/lab/compare.test.ts: the checks of built-in scenario seed-swarm-consul, as registered, are all critical).",
   }),
+  service_check_path_not_found: c({
+    severity: "error", family: "services",
+    title: "An HTTP health check asks a stock web server image for a path it does not serve: it can never pass.",
+    why: "Consul counts only 2xx (and 429) as passing. nginx, httpd and busybox httpd run as they come serve their default page (/ and /index.html) and answer 404 for anything else, such as /health.",
+    fix: "Check / (or a tcp check on the port), or run an image or command that serves the path.",
+    source: "Consul agent/checks/check.go (CheckHTTP: status from the response code); measured in crosshost's lab (test/lab/compare.test.ts: a check path other than the default page is critical).",
+  }),
   service_address_unreachable: c({
     severity: "error", family: "services",
     title: "A registered service address is not reachable from a declared consumer.",

@@ -107,6 +107,8 @@ export function defaultListenPorts(image: string): readonly { port: number; prot
  */
 const STOCK_WEB = /^(?:[^@:]*\/)?(?:nginx|httpd|busybox)(?:[:@]|$)/;
 const DEFAULT_PAGE: readonly string[] = Object.freeze(["/", "/index.html"]);
-export function stockWebPaths(image: string): readonly string[] | undefined {
-  return STOCK_WEB.test(image) ? DEFAULT_PAGE : undefined;
+export function stockWebPaths(c: { readonly image: string; readonly agent?: unknown; readonly command?: readonly string[] }): readonly string[] | undefined {
+  // An agent's container runs Consul, and a command of the plan's own may serve anything.
+  if (c.agent || (c.command !== undefined && c.command.length > 0)) return undefined;
+  return STOCK_WEB.test(c.image) ? DEFAULT_PAGE : undefined;
 }

@@ -73,6 +73,8 @@ export function parseFault(text: string, path: PlanPath = [], allSegments: reado
       const segments = m[1] ? [m[1]] : allSegments;
       return segments.map((segment) => ({ ok: true, fault: { kind: "set_mtu", segment, mtu, path } }) as FaultParse);
     }
+    case "heal":
+      return fail(`fault "${text}": heal takes nothing after it (it ends the last partition)`);
     default:
       return fail(`unknown fault verb "${verb}"`);
   }

@@ -32,6 +32,7 @@ export function parsePlanText(text: string, file: string): ParseResult {
     const seen = new Set<string>();
     const diagnostics: Diagnostic[] = [];
     let unclosedAt: number | undefined;
+    let flowOpen: number | undefined;
     const at = (offset: number) => {
       const { line, col } = lineCounter.linePos(offset);
       return { line, column: col };
@@ -64,7 +65,34 @@ export function parsePlanText(text: string, file: string): ParseResult {
         }
       } else if (offset !== undefined && offset === unclosedAt) {
         continue; // a flow collection left open because the quote swallowed its end
+      } else if (flowOpen !== undefined) {
+        continue; // after a [ or { that never closes, what follows is read inside it: noise, not findings
+      } else if (err.code === "BAD_INDENT" && offset !== undefined && /^Flow (sequence|mapping)\b.*end with a ([\]}])/.test(message)) {
+        // why: the parser notices where the next block line starts; the mistake is the opening bracket before it
+        const close = /end with a ([\]}])/.exec(message)![1]!;
+        const open = unclosedFlowBefore(text, offset, close === "]" ? "[" : "{");
+        if (open !== undefined) {
+          where = at(open);
+          message = `a flow ${close === "]" ? "list" : "mapping"} is never closed: its ${close === "]" ? "[" : "{"} opens here and no ${close} closes it`;
+          hint = `Add the closing ${close} at the end of the ${close === "]" ? "list" : "mapping"} (on its own line it must be indented more than the key).`;
+          flowOpen = open;
+        }
+      } else if (err.code === "MULTILINE_IMPLICIT_KEY" && Array.isArray(err.pos) && offset !== undefined) {
+        // why: a line indented deeper than the key before it continues that key's value, and YAML then reads the
+        // two lines as one key; the line to fix is the deeper one
+        const nl = text.indexOf("\n", offset);
+        if (nl >= 0 && nl < err.pos[1]) {
+          const start = nl + 1 + (/^[ \t]*/.exec(text.slice(nl + 1))?.[0].length ?? 0);
+          const prev = at(offset).line;
+          where = at(start);
+          message = `this line is indented deeper than the key on line ${prev}: YAML reads it as part of that value`;
+          hint = `Indent it as the key on line ${prev} (or as the key it belongs under).`;
+        }
       }
+      if (err.code === "BLOCK_AS_IMPLICIT_KEY" && offset !== undefined && doc.errors.some((e) => e.code === "MULTILINE_IMPLICIT_KEY" && Array.isArray(e.pos) && e.pos[0] === offset && text.indexOf("\n", offset) >= 0 && text.indexOf("\n", offset) < e.pos[1])) continue;
+
+      // A position at the start of an indented line points at its first character, where the reader looks.
+      if (where.column === 1) where = { line: where.line, column: 1 + (/^[ \t]*/.exec(lineText(where.line))?.[0].length ?? 0) };
       const key = `${where.line}:${where.column}:${message}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -147,6 +175,32 @@ function openQuoteBefore(doc: Document.Parsed, end: number): number | undefined 
     },
   });
   return found;
+}
+
+/**
+ * The innermost `open` ([ or {) before `end` that nothing closes, outside quotes and comments; undefined when
+ * every one is closed.
+ */
+function unclosedFlowBefore(text: string, end: number, open: "[" | "{"): number | undefined {
+  const stack: { ch: string; at: number }[] = [];
+  let quote: string | undefined;
+  for (let i = 0; i < end && i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote) {
+      if (ch === "\\" && quote === '"') i++;
+      else if (ch === quote) quote = undefined;
+      continue;
+    }
+    if (ch === "#" && (i === 0 || /\s/.test(text[i - 1]!))) {
+      const nl = text.indexOf("\n", i);
+      if (nl < 0) break;
+      i = nl;
+    } else if ((ch === '"' || ch === "'") && (stack.length > 0 || i === 0 || /[\s:,\[{-]/.test(text[i - 1]!))) quote = ch;
+    else if (ch === "[" || ch === "{") stack.push({ ch, at: i });
+    else if ((ch === "]" || ch === "}") && stack.length > 0) stack.pop();
+  }
+  for (let k = stack.length - 1; k >= 0; k--) if (stack[k]!.ch === open) return stack[k]!.at;
+  return undefined;
 }
 
 function rangeStart(node: unknown): number | undefined {

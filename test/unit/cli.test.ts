@@ -72,6 +72,10 @@ describe("exit codes", () => {
     }
     const j = JSON.parse((await cli("simulate", invalid, "--json")).stdout) as { ok: boolean; validation: { ok: boolean } };
     expect(j).toMatchObject({ ok: false, validation: { ok: false } });
+    // plan --json says why too
+    const p = JSON.parse((await cli("plan", invalid, "--json")).stdout) as { ok: boolean; validation: { ok: boolean; diagnostics: { code: string }[] } };
+    expect(p).toMatchObject({ ok: false, validation: { ok: false } });
+    expect(p.validation.diagnostics.map((d) => d.code)).toContain("unknown_reference");
   });
 });
 
@@ -92,8 +96,10 @@ describe("--json errors are JSON on stdout", () => {
     [["compare", "macvlan", "--lab-name", "no-such-lab", "--json"], "no lab named no-such-lab"],
     [["lab", "down", "no-such-lab", "--json"], "no lab named no-such-lab"],
     [["simulate", "swarm-consul", "--fault", "cut:consul-server-1,consul-server-2", "--json"], "names more than one host"],
+    [["simulate", "swarm-consul", "--fault", "heal:consul-server-1", "--json"], "heal takes nothing after it"],
+    [["explain", "EMPTY", "--from", "a", "--to", "b", "--json"], "has no host or container to explain a path between"],
   ] as [string[], string][])("crosshost %j", async (argv, text) => {
-    const r = await cli(...argv);
+    const r = await cli(...argv.map((a) => (a === "EMPTY" ? file("empty.yaml", "# nothing yet\n") : a)));
     expect(r.code).toBe(2);
     const j = JSON.parse(r.stdout) as { error: { message: string } };
     expect(j.error.message).toContain(text);
@@ -110,6 +116,11 @@ describe("explain", () => {
     const r = await cli("explain", "seed-macvlan", "--from", "docker-71", "--to", "box1");
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('did you mean "host:docker-71"');
+  });
+  it("says the plan has errors when it explains only what could be read", async () => {
+    const r = await cli("explain", file("half.yaml", "hosts:\n  - { name: h1, nics: [{ name: eth0, address: 10.0.0.1/24 }] }\ncontainers:\n  - { name: c1, host: h1 }\n  - { name: c2, host: h9 }\n"), "--from", "c1", "--to", "host:h1");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("The plan has errors: this explains only what could be read.");
   });
   it("asks for --from/--to when given a plan", async () => {
     const r = await cli("explain", "seed-macvlan");

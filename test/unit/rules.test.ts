@@ -299,6 +299,11 @@ const ROWS: Row[] = [
     good: `${three}${swarm3}${consul3()}networks: [{ name: o, driver: overlay, attachable: true, subnet: 10.20.0.0/16 }]\ncontainers: [{ name: web, host: a, image: nginx, networks: [o], publish: ["8080:80"] }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, check: { type: http } }]`,
   },
   {
+    code: "service_check_path_not_found",
+    bad: `${three}${consul3()}containers: [{ name: web, host: a, image: nginx:alpine, publish: ["8080:80"] }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, check: { type: http, path: /health } }]`,
+    good: `${three}${consul3()}containers: [{ name: web, host: a, image: nginx:alpine, publish: ["8080:80"] }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, check: { type: http, path: /index.html } }]`,
+  },
+  {
     code: "service_address_unreachable",
     bad: `${three}${consul3()}containers: [{ name: web, host: a, image: nginx }, { name: cli, host: b }]\nservices: [{ id: web, agent: s1, address: { container: web }, port: 80, consumers: [cli] }]`,
     good: `${three}${consul3()}containers: [{ name: web, host: a, image: nginx, publish: ["8080:80"] }, { name: cli, host: b }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, consumers: [cli] }]`,
@@ -325,6 +330,44 @@ describe.each(ROWS.map((r, i) => ({ ...r, n: i })))("rule $code $why", (row) => 
 });
 
 describe("diagnostic form", () => {
+  it("a bad value gets its own finding, without follow-ons from a guessed default", () => {
+    const codes = (text: string) => validateText(text, "p.yaml").diagnostics.map((d) => `${d.code}: ${d.message}`);
+    // an unknown proto is not read as "any": no "a port makes no sense with proto any"
+    const proto = codes(two("firewall: { allow: [{ proto: tcpp, port: 80 }] }"));
+    expect(proto.filter((m) => m.startsWith("invalid_value"))).toEqual(['invalid_value: proto "tcpp" is not one of tcp, udp, esp, any; did you mean "tcp"?']);
+    // an address-shaped from entry is a bad address, not an unknown host
+    const from = codes(two("firewall: { allow: [{ proto: tcp, port: 80, from: [300.1.1.1/8] }] }"));
+    expect(from).toContain('invalid_value: from entry "300.1.1.1/8" is not a valid IPv4 address or subnet');
+    // server: "yes" is reported; the agent is not then counted as a client (no consul_no_bootstrap)
+    const server = codes(`${two()}consul:\n  agents:\n    - { name: s1, host: a, server: "yes", bootstrap_expect: 1, bind_addr: 192.168.1.11 }\n`);
+    expect(server).toEqual(['invalid_value: server must be true or false, not text "yes"']);
+    // a swarm section that could not be read does not make every overlay say "the plan has none"
+    const swarm = codes(`${two()}swarm:\n  managers: [ghost]\nnetworks: [{ name: ov, driver: overlay }]\n`);
+    expect(swarm.some((m) => m.includes("the plan has none"))).toBe(false);
+    expect(swarm.some((m) => m.startsWith("unknown_reference"))).toBe(true);
+    // an agent that cannot bind is not also said to advertise an unreachable address
+    const bind = codes(`${three}consul:\n  agents:\n    - { name: s1, host: a, server: true, bootstrap_expect: 1, bind_addr: 192.168.1.11, network: { network: bridge } }\n    - { name: s2, host: b, server: false, bind_addr: 192.168.1.12, retry_join: [192.168.1.11] }\n`);
+    expect(bind.filter((m) => m.startsWith("consul_bind_not_local"))).toHaveLength(1);
+    expect(bind.filter((m) => m.startsWith("consul_advertise_unreachable"))).toEqual([]);
+  });
+  it("checks Consul refuses and NIC addresses other hosts cannot use are reported", () => {
+    const interval = validateText(`${three}${consul3()}containers: [{ name: web, host: a, image: nginx, publish: ["8080:80"] }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, check: { type: tcp, interval: 0s } }]`, "p.yaml");
+    expect(interval.diagnostics.map((d) => [d.code, d.path?.join(".")])).toContainEqual(["invalid_value", "services.0.check.interval"]);
+    const bcast = validateText(two().replace("192.168.1.12/24", "192.168.1.255/24"), "p.yaml");
+    expect(bcast.diagnostics.map((d) => [d.code, d.severity, d.message])).toContainEqual(["reserved_address", "warning", "eth0's address 192.168.1.255 is the broadcast address of 192.168.1.0/24: other hosts on the segment send to every host at it, not to this NIC"]);
+  });
+  it("a NIC listed twice in one segment is found at the second entry; NIC names are unique per host", () => {
+    const res = validateText(`${two()}segments:\n  - { name: lan, members: [a/eth0, b/eth0, a/eth0] }\n`, "p.yaml");
+    expect(res.diagnostics.map((d) => [d.code, d.path?.join("."), d.message])).toEqual([["invalid_value", "segments.0.members.2", "a/eth0 is listed twice in this segment"]]);
+    const dup = validateText(two().replace("gateway: 192.168.1.1 }]", "gateway: 192.168.1.1 }, { name: eth0, address: 10.0.0.1/24 }]"), "p.yaml");
+    expect(dup.diagnostics.find((d) => d.code === "duplicate_name")?.hint).toBe("Rename one of them; names of NICs must be unique on a host.");
+  });
+  it("a name that is only too long says how long it is, and the hint gives the limit", () => {
+    const res = validateText(two().replace("name: a,", `name: ${"a".repeat(64)},`), "p.yaml");
+    const d = res.diagnostics.find((x) => x.code === "invalid_value")!;
+    expect(d.message).toMatch(/is not valid \(64 characters\)$/);
+    expect(d.hint).toContain("at most 63 characters");
+  });
   it("a dead retry_join entry beside one that lands is a warning; a bind from flags is placed at flags.bind", () => {
     const j = (joins: string) => three + consul3("bootstrap_expect: 3", "bootstrap_expect: 3", "bootstrap_expect: 3").replace(/retry_join: \[[^\]]*\]/, `retry_join: ${joins}`);
     const one = validateText(j("[192.168.1.12, 192.168.1.99]"), "p.yaml").diagnostics.filter((d) => d.code === "consul_retry_join_unknown");
@@ -490,6 +533,11 @@ describe("diagnostic form", () => {
     expect(parse('hosts:\n  - name: "a\n')).toEqual([[2, 11, 'a quoted value is never closed: its " opens here and nothing closes it (it runs to the end of the file)', "Add the closing quote at the end of the value."]]);
     // why: in a flow mapping the runaway quote also swallows the closing } and ]; those follow-ons are dropped
     expect(parse("hosts: [{ name: 'a }]\nx: 1\n").map((d) => d.slice(0, 3))).toEqual([[1, 17, "a quoted value is never closed: its ' opens here and nothing closes it (it runs to the end of the file)"]]);
+    // why: the parser notices an unclosed [ where the next block line starts; the finding is at the bracket, alone
+    expect(parse("hosts:\n  - name: a\n    nics: [{ name: eth0, address: 10.0.0.1/24 }\n  - name: b\n    nics: []\n")).toEqual([[3, 11, "a flow list is never closed: its [ opens here and no ] closes it", "Add the closing ] at the end of the list (on its own line it must be indented more than the key)."]]);
+    expect(parse("hosts:\n  - nics: [{ name: eth0 }, { a: '[' }\n").map((d) => d.slice(0, 2))).toEqual([[2, 11]]);
+    // a line indented one space too far joins the value above it: the finding is on that line
+    expect(parse("hosts:\n  - name: a\n    nics:\n      - name: eth0\n        address: 10.0.0.1/24\n         mtu: 1500\n").map((d) => d.slice(0, 3))).toEqual([[6, 10, "this line is indented deeper than the key on line 5: YAML reads it as part of that value"]]);
   });
   it("YAML merge keys (<<: *anchor) fill in a mapping; findings inside point at the merged value or its mapping", () => {
     const res = validateText(
@@ -553,7 +601,7 @@ describe("container names follow Docker's rule", () => {
   it("a one-character container name is refused, as Docker does (measured in the lab)", () => {
     const v = validateText(`${two()}containers:\n  - { name: a, host: a, image: busybox }\n`, "p.yaml");
     const d = v.diagnostics.find((x) => x.code === "invalid_value")!;
-    expect(d.hint).toMatch(/at least two characters/);
+    expect(d.hint).toMatch(/2 to 128 characters/);
     expect(validateText(`${two()}containers:\n  - { name: ab, host: a, image: busybox }\n`, "p.yaml").diagnostics.filter((x) => x.code === "invalid_value")).toEqual([]);
   });
 });

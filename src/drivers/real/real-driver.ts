@@ -5,6 +5,7 @@ import type { ContainerObservation, ConsulAgentObservation, HostObservation, Obs
 import { formatIp, parseIp } from "../../model/ip.js";
 import type { AddressRef, Plan } from "../../model/plan.js";
 import { agentHttpAddress, indexPlan, type PlanIndex } from "../../model/plan.js";
+import { durationMs } from "../../model/read/names.js";
 import { PLACEHOLDER, renderStep, runDetachFlag, type RenderedCommand } from "../../model/steps/render.js";
 import { OWNER_LABEL, PLAN_LABEL, type ConsulAgentStep, type ContainerRunStep, type IngressReplaceStep, type Step, type StepResult } from "../../model/steps/step.js";
 import type { Driver } from "../driver.js";
@@ -447,7 +448,7 @@ export class RealDriver implements Driver {
     const cp = await this.docker(a.host, ["cp", file, `${a.name}:/tmp/service-${step.service}.json`]);
     if (cp.code !== 0) return this.failed(step, cp);
     const r = await this.docker(a.host, ["exec", a.name, "consul", "services", "register", `-http-addr=${this.agentHttp(a.name)}`, `/tmp/service-${step.service}.json`]);
-    if (r.code === 0 && step.check) this.checksDueAt = Math.max(this.checksDueAt, Date.now() + durationMs(step.check.interval) + 1000);
+    if (r.code === 0 && step.check) this.checksDueAt = Math.max(this.checksDueAt, Date.now() + (durationMs(step.check.interval) ?? 10_000) + 1000);
     return r.code === 0 ? this.ok(step, `${step.service} registered with ${a.name}`) : this.failed(step, r);
   }
 
@@ -941,14 +942,6 @@ function changedParts(a: object, b: object, prefix = ""): string[] {
     else out.push(`${prefix}${k}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
   }
   return out;
-}
-
-/** "10s", "500ms", "1m", "2h" in milliseconds. */
-function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
-  if (!m) return 10_000;
-  const n = Number(m[1]);
-  return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
 }
 
 function hostsUp(hosts: Record<string, HostObservation>, host: string): boolean {

@@ -3,18 +3,18 @@
 
 /** Host names: RFC 1123 labels joined by dots. */
 export const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-export const HOST_NAME_HINT = "Use letters, digits, dots and inner dashes (an RFC 1123 host name), e.g. consul-server-1.";
+export const HOST_NAME_HINT = "Use letters, digits, dots and inner dashes, at most 63 characters between dots (an RFC 1123 host name), e.g. consul-server-1.";
 
 /** Docker object names (containers, networks): Docker's own rule [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
 export const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-export const DOCKER_NAME_HINT = "Use letters, digits, '_', '.' and '-', starting with a letter or digit (Docker's rule for names).";
+export const DOCKER_NAME_HINT = "Use at most 128 letters, digits, '_', '.' and '-', starting with a letter or digit (Docker's rule for names).";
 
 /**
  * Container names (Consul agents are containers too): Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+, so at least two
  * characters ("Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", measured in the lab).
  */
 export const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
-export const CONTAINER_NAME_HINT = "Use at least two characters: letters, digits, '_', '.' and '-', starting with a letter or digit (Docker's rule for container names).";
+export const CONTAINER_NAME_HINT = "Use 2 to 128 characters: letters, digits, '_', '.' and '-', starting with a letter or digit (Docker's rule for container names).";
 
 /** Linux interface names: at most 15 characters, no '/', no whitespace. */
 export const NIC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
@@ -29,6 +29,14 @@ export const ABS_PATH_HINT = "Write an absolute path of letters, digits, '.', '_
 
 export const DURATION = /^[0-9]+(?:ms|s|m|h)$/;
 export const DURATION_HINT = "Write a duration such as 10s, 500ms or 1m.";
+
+/** A DURATION ("10s", "500ms", "1m", "2h") in milliseconds; undefined when it is not one. */
+export function durationMs(d: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
+}
 
 export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
 

@@ -7,7 +7,7 @@ import {
   DEFAULT_PING_PAYLOAD, DEFAULT_SWARM_ADDR_POOL, DEFAULT_SWARM_POOL_MASK, defaultListenPorts, nextLocalPool, swarmPoolSubnets,
 } from "../defaults.js";
 import { parseFault } from "../faults.js";
-import { contains, covers, formatIp, makeCidr, nth, parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
+import { contains, covers, formatIp, isNetworkOrBroadcast, makeCidr, nth, parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
 import {
   instanceOn, KERNEL_FEATURES, type AddressRef, type AgentAddressKind, type Attachment, type Consul, type ConsulAgent, type ConsulAgentConfig, type Container,
   type DockerEngine, type Endpoint, type Expectation, type External, type Fault, type Firewall, type FirewallRule,
@@ -16,7 +16,7 @@ import {
   type Shim, type SshTarget, type Swarm, type SwarmNode, type Target,
 } from "../plan.js";
 import {
-  ABS_PATH, ABS_PATH_HINT, CONTAINER_NAME, CONTAINER_NAME_HINT, DOCKER_NAME, DOCKER_NAME_HINT, DURATION, DURATION_HINT, ENV_NAME, ENV_NAME_HINT, HOST_NAME,
+  ABS_PATH, ABS_PATH_HINT, CONTAINER_NAME, CONTAINER_NAME_HINT, DOCKER_NAME, DOCKER_NAME_HINT, DURATION, DURATION_HINT, durationMs, ENV_NAME, ENV_NAME_HINT, HOST_NAME,
   HOST_NAME_HINT, IMAGE_REF, IMAGE_REF_HINT, LABEL_KEY, NIC_NAME, NIC_NAME_HINT, SAFE_TEXT, SAFE_TEXT_HINT, URL_PATH, USER_NAME,
 } from "./names.js";
 import { cidrValue, describe, interfaceAddress, ipValue, Reader, truncate, type Obj } from "./reader.js";
@@ -82,6 +82,8 @@ class PlanReader {
   private networkNames = new Set<string>();
   private containerNames = new Set<string>();
   private agentNames = new Set<string>();
+  /** The plan has a swarm section, readable or not. */
+  private swarmWritten = false;
   private serviceIds = new Set<string>();
   private segmentNames = new Set<string>();
 
@@ -110,6 +112,7 @@ class PlanReader {
     const segments = this.segments(o, hosts, hostIndex);
     const externals = this.unique(o.list("external", "external", (v, p) => this.external(v, p)), "external network", new Set());
     const swarm = o.has("swarm") ? this.swarm(o.get("swarm"), o.at("swarm"), hostIndex) : undefined;
+    this.swarmWritten = o.has("swarm");
 
     // Names of everything first, so that references in any order resolve.
     this.collectNames(o.get("networks"), "name", this.networkNames);
@@ -167,7 +170,7 @@ class PlanReader {
         this.r.report(diag("duplicate_name", {
           path: x.path,
           message: `${what} "${k}" is defined twice`,
-          hint: `Rename one of them; names of ${what}s must be unique in a plan.`,
+          hint: `Rename one of them; names of ${what}s must be unique ${what === "NIC" ? "on a host" : "in a plan"}.`,
           related: [{ path: first.path, message: "first defined here" }],
         }));
         continue;
@@ -252,6 +255,15 @@ class PlanReader {
     const mtu = o.num("mtu", { min: 68, max: 65535 }) ?? DEFAULT_MTU;
     const gateway = o.ip("gateway");
     if (name === undefined || addr === undefined) return undefined;
+    if (isNetworkOrBroadcast(addr.cidr, addr.ip) && addr.ip === addr.cidr.last) {
+      // The kernel takes it, but to the other hosts of the subnet it is the broadcast address: they send to
+      // every host at once (ping asks for -b and refuses), never to this NIC alone.
+      this.r.report(diag("reserved_address", {
+        severity: "warning", path: o.at("address"),
+        message: `${name}'s address ${fmt(addr.ip)} is the broadcast address of ${addr.cidr.text}: other hosts on the segment send to every host at it, not to this NIC`,
+        hint: `Give ${name} an address between the first and the last of ${addr.cidr.text}.`,
+      }));
+    }
     if (gateway !== undefined && !contains(addr.cidr, gateway)) {
       this.r.report(diag("address_outside_subnet", {
         path: o.at("gateway"),
@@ -336,10 +348,13 @@ class PlanReader {
   private rule(v: unknown, path: PlanPath): FirewallRule | undefined {
     const o = this.r.object(v, path, "a firewall rule", RULE_KEYS);
     if (!o) return undefined;
-    const proto = (o.str("proto", { oneOf: ["tcp", "udp", "esp", "any"] }) ?? "any") as FirewallRule["proto"];
+    const written = o.str("proto", { oneOf: ["tcp", "udp", "esp", "any"] }) as FirewallRule["proto"] | undefined;
+    const proto = written ?? "any";
     let ports: [number, number] | undefined;
     if (o.has("port")) {
-      if (proto === "esp" || proto === "any") this.r.invalid(o.at("port"), `a port makes no sense with proto ${proto}`, "Use proto: tcp or udp with a port.");
+      // A proto that could not be read was reported already; its port is still checked on its own.
+      if (written === undefined && o.has("proto")) this.portRange(o.get("port"), o.at("port"));
+      else if (proto === "esp" || proto === "any") this.r.invalid(o.at("port"), `a port makes no sense with proto ${proto}`, "Use proto: tcp or udp with a port.");
       else ports = this.portRange(o.get("port"), o.at("port"));
     }
     let from: (string | Cidr)[] | undefined;
@@ -353,6 +368,8 @@ class PlanReader {
         if (item === "any") return (from = undefined);
         const c = parseCidr(item) ?? (parseIp(item) !== undefined ? parseCidr(`${item}/32`) : undefined);
         if (c) return from?.push(c.cidr);
+        // Digits, dots and a slash (or a colon) are an address someone meant, not a host name.
+        if (/^[0-9.]+(?:\/\d*)?$|[:/]/.test(item)) return this.r.invalid(p, `from entry ${JSON.stringify(item.length > 40 ? `${item.slice(0, 40)}…` : item)} is not a valid IPv4 address or subnet`, "Write a host name, an address such as 10.0.0.5, or a subnet such as 10.0.0.0/8.");
         if (this.ref("host", item, this.hostNamesSoFar(), p)) from?.push(item);
         return undefined;
       });
@@ -466,8 +483,11 @@ class PlanReader {
       if (!s) return undefined;
       const name = s.str("name", { required: true, pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT });
       const mtu = s.num("mtu", { min: 68, max: 65535 }) ?? DEFAULT_MTU;
+      const listed = new Set<string>();
       const members = s.list("members", "members", (mv, mp) => {
         if (typeof mv !== "string" || !/^[^/]+\/[^/]+$/.test(mv)) return this.r.invalid(mp, `segment member ${describe(mv)} is not HOST/NIC`, "Write members as host/nic, e.g. consul-server-1/ens34.");
+        if (listed.has(mv)) return this.r.invalid(mp, `${truncate(mv)} is listed twice in this segment`, "List each NIC once.");
+        listed.add(mv);
         const [host, nic] = mv.split("/") as [string, string];
         if (!this.ref("host", host, this.allHostNames, mp)) return undefined;
         const h = hostIndex.get(host);
@@ -625,6 +645,8 @@ class PlanReader {
     if (scope === "swarm") {
       if (o.has("hosts")) this.r.invalid(o.at("hosts"), "an overlay spans the swarm; it has no hosts list", "Remove hosts; choose where `docker network create` runs with create_on.");
       if (!swarm) {
+        // A swarm section that could not be read was reported where it is: no second finding here.
+        if (this.swarmWritten) return undefined;
         this.r.report(diag("swarm_not_manager", {
           path, message: `overlay "${name}" needs a swarm, and the plan has none`,
           hint: "Add swarm: { managers: [...] }; `docker network create -d overlay` fails with 'This node is not a swarm manager' otherwise.",
@@ -975,6 +997,10 @@ class PlanReader {
     const configFile = o.str("config_file", { pattern: /^[A-Za-z0-9_.-]+\.json$/, patternHint: "Write a file name such as server1.json." });
     const network = this.agentNetwork(o);
     if (name === undefined || host === undefined || network === undefined) return undefined;
+    // Server or client is unknown when server could not be read (reported there): guessing either way would
+    // bring follow-on findings about the datacenter's servers that are not the plan's.
+    const unreadable = (x: Obj | undefined) => x !== undefined && x.get("server") != null && typeof x.get("server") !== "boolean";
+    if (unreadable(o) || unreadable(flagsObj)) return undefined;
     if (!this.ref("host", host, this.allHostNames, () => o.at("host")) || !hostIndex.has(host)) return undefined;
     // Effective settings: command-line flags win over the file for single values and add to lists
     // (Consul merges -retry-join flags with retry_join from config files).
@@ -1125,7 +1151,13 @@ class PlanReader {
     const target = o.has("address") ? this.addressRef(o.get("address"), o.at("address"), containers) : address;
     const checkPort = o.num("port", { min: 1, max: 65535 }) ?? port;
     const urlPath = o.str("path", { pattern: URL_PATH, patternHint: "Write a URL path starting with /." }) ?? "/";
-    const interval = o.str("interval", { pattern: DURATION, patternHint: DURATION_HINT }) ?? "10s";
+    let interval = o.str("interval", { pattern: DURATION, patternHint: DURATION_HINT }) ?? "10s";
+    // Consul refuses to register an http or tcp check without an interval ("Interval must be > 0",
+    // agent/structs/check_type.go, CheckType.Validate).
+    if (durationMs(interval) === 0) {
+      this.r.invalid(o.at("interval"), `${type === "http" ? "an http" : "a tcp"} check needs an interval above 0: Consul refuses to register it`, "Write the interval Consul should run the check at, such as 10s.");
+      interval = "10s";
+    }
     const timeout = o.str("timeout", { pattern: DURATION, patternHint: DURATION_HINT }) ?? "5s";
     if (target === undefined) return undefined;
     return { type, target, port: checkPort, path: urlPath, interval, timeout, planPath: path };

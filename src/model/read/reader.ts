@@ -120,7 +120,7 @@ export class Obj {
       );
     }
     if (opts.pattern && !opts.pattern.test(v)) {
-      return this.reader.invalid(this.at(key), `${key} "${truncate(v)}" is not valid`, opts.patternHint ?? `It must match ${opts.pattern}.`);
+      return this.reader.invalid(this.at(key), `${key} "${truncate(v)}" is not valid${v.length > 40 ? ` (${v.length} characters)` : ""}`, opts.patternHint ?? `It must match ${opts.pattern}.`);
     }
     return v;
   }
@@ -165,7 +165,7 @@ export class Obj {
       let v = item;
       if (opts.coerce && (typeof v === "number" || typeof v === "boolean")) v = String(v);
       if (typeof v !== "string") return this.reader.invalid(path, `each entry of ${key} must be text, not ${describe(v)}`, `Quote the entry.`);
-      if (opts.pattern && !opts.pattern.test(v)) return this.reader.invalid(path, `"${truncate(v)}" is not valid in ${key}`, opts.patternHint ?? `It must match ${opts.pattern}.`);
+      if (opts.pattern && !opts.pattern.test(v)) return this.reader.invalid(path, `"${truncate(v)}" is not valid in ${key}${v.length > 40 ? ` (${v.length} characters)` : ""}`, opts.patternHint ?? `It must match ${opts.pattern}.`);
       return v;
     });
   }

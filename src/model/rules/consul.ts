@@ -152,10 +152,12 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
         hint: "Set client_addr to 0.0.0.0 (all addresses), 127.0.0.1, or one of its own addresses.",
       }));
     }
+    let bindForeign = false;
     if (a.bindAddr !== undefined && a.bindAddr !== 0 && a.network !== "host") {
       // On a Docker network the agent's namespace holds only its container addresses, never the host's.
       const mine = (ctx.topo.netns.get(agentNetns(a))?.ifaces ?? []).map((i) => i.ip).filter((ip) => ip !== 0);
-      if (mine.length > 0 && !mine.includes(a.bindAddr)) {
+      bindForeign = mine.length > 0 && !mine.includes(a.bindAddr);
+      if (bindForeign) {
         out.push(diag("consul_bind_not_local", {
           path: a.path, host: a.host,
           message: `${a.name} runs on Docker network "${a.network.network}" and binds ${formatIp(a.bindAddr)}, which is not an address of its container: it cannot start (cannot assign requested address)`,
@@ -170,7 +172,8 @@ export function consulAdvertise(ctx: RuleContext): Diagnostic[] {
         hint: `Advertise ${a.host}'s own address (${h.nics.map((n) => formatIp(n.ip)).join(", ")}).`,
       }));
     }
-    if (a.network !== "host" && a.advertiseAddr === undefined) {
+    // An agent that cannot bind never starts: what it would advertise is moot (the finding above says why).
+    if (a.network !== "host" && a.advertiseAddr === undefined && !bindForeign) {
       // Other agents gossip to (and RPC) the advertised address, not the address they joined: on a Docker
       // bridge that is the container's own address, which no other host reaches (hashicorp/consul#2120;
       // Consul's Docker guidance: advertise the host's address and publish the ports, or use the host network).

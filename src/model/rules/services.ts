@@ -4,6 +4,7 @@
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp } from "../ip.js";
 import { agentNetns } from "../net/topology.js";
+import { stockWebPaths } from "../defaults.js";
 import { ALL_UP, trace } from "../net/trace.js";
 import { hostPortBindings, type AddressRef } from "../plan.js";
 import { endpointLabel, endpointNetns, resolveAddress, type RuleContext } from "./context.js";
@@ -34,7 +35,22 @@ export function serviceChecks(ctx: RuleContext): Diagnostic[] {
     const ip = resolveAddress(ctx, check.target);
     if (ip === undefined) continue;
     const res = trace(ctx.topo, ALL_UP, from, ip, { proto: "tcp", port: check.port, ipSize: 60, df: true });
-    if (res.ok) continue;
+    if (res.ok) {
+      // The port answers; the path depends on what serves it. Consul passes an HTTP check on 2xx (and 429)
+      // only (agent/checks/check.go, CheckHTTP.check), and a stock web image run as it comes serves its
+      // default page only: the lab's busybox httpd answers 404 for any other path (test/lab/compare.test.ts).
+      const server = check.type === "http" && res.answeredBy !== undefined ? ctx.topo.netns.get(res.answeredBy) : undefined;
+      const served = server?.kind === "container" && server.container !== undefined ? ctx.index.containers.get(server.container) : undefined;
+      const paths = served ? stockWebPaths(served) : undefined;
+      if (served && paths && !paths.includes(check.path)) {
+        out.push(diag("service_check_path_not_found", {
+          path: [...check.planPath, "path"], host: agent.host,
+          message: `the http check of ${s.id} (http://${formatIp(ip)}:${check.port}${check.path}) can never pass: ${served.name} runs ${served.image} as it comes, which serves ${paths.join(" and ")} only (any other path is a 404)`,
+          hint: `Check a path the image serves (path: ${paths[0]}), or a tcp check on port ${check.port}; or give ${served.name} an image or command that serves ${check.path}.`,
+        }));
+      }
+      continue;
+    }
     const where = agent.network === "host" ? `the network of host ${agent.host} (the agent uses --net=host)` : `agent ${agent.name}'s container`;
     out.push(diag("service_check_unreachable", {
       path: check.planPath, host: agent.host,

@@ -1215,7 +1215,7 @@ export class World implements NetState {
       // it comes serves its default page only, so any other path is a 404, and Consul counts only 2xx (and 429) as passing.
       const server = res.ok && s.check.type === "http" && res.answeredBy !== undefined ? this.topo.netns.get(res.answeredBy) : undefined;
       const served = server?.kind === "container" ? this.index.containers.get(server.container!) : undefined;
-      const paths = served && !served.agent && (served.command === undefined || served.command.length === 0) ? stockWebPaths(served.image) : undefined;
+      const paths = served ? stockWebPaths(served) : undefined;
       if (paths && !paths.includes(s.check.path)) {
         out[s.id] = { agent: s.agent, registered: true, health: "critical", reason: `HTTP GET http://${formatIp(ip)}:${s.check.port}${s.check.path}: 404 (Not Found): ${served!.image} as it comes serves ${paths.join(" and ")} only` };
         continue;
