@@ -129,3 +129,19 @@ export function isLoopback(ip: Ip): boolean {
 export function nth(cidr: Cidr, n: number): Ip {
   return (cidr.first + n) >>> 0;
 }
+
+/**
+ * Ranges no container or host address can come from (RFC 1122 section 3.2.1.3, RFC 5771, RFC 1112): "this
+ * network" 0/8, loopback 127/8 (the kernel drops it off lo as a martian), multicast 224/4 and reserved 240/4.
+ */
+const UNUSABLE: readonly { cidr: Cidr; what: string }[] = [
+  { cidr: makeCidr(0, 8), what: '"this network" (0.0.0.0/8)' },
+  { cidr: makeCidr(0x7f000000, 8), what: "loopback (127.0.0.0/8)" },
+  { cidr: makeCidr(0xe0000000, 4), what: "multicast (224.0.0.0/4)" },
+  { cidr: makeCidr(0xf0000000, 4), what: "reserved (240.0.0.0/4)" },
+];
+
+/** What kind of unusable range `c` overlaps, or undefined when it holds only ordinary unicast addresses. */
+export function unusableRange(c: Cidr): string | undefined {
+  return UNUSABLE.find((u) => overlaps(u.cidr, c))?.what;
+}

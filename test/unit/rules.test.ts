@@ -356,6 +356,12 @@ describe("diagnostic form", () => {
     const bcast = validateText(two().replace("192.168.1.12/24", "192.168.1.255/24"), "p.yaml");
     expect(bcast.diagnostics.map((d) => [d.code, d.severity, d.message])).toContainEqual(["reserved_address", "warning", "eth0's address 192.168.1.255 is the broadcast address of 192.168.1.0/24: other hosts on the segment send to every host at it, not to this NIC"]);
   });
+  it("address ranges Docker would hand out must hold ordinary unicast addresses", () => {
+    const found = (text: string) => validateText(text, "p.yaml").diagnostics.filter((d) => d.code === "invalid_value").map((d) => [d.path?.join("."), d.message]);
+    expect(found(`${two()}swarm: { managers: [a], default_addr_pool: [0.0.0.0/0] }\n`)).toEqual([["swarm.default_addr_pool.0", 'default_addr_pool 0.0.0.0/0 overlaps "this network" (0.0.0.0/8): no container or host can use addresses from there']]);
+    expect(found(`${two()}networks: [{ name: m, driver: bridge, subnet: 224.1.0.0/16, hosts: [a] }]\n`)).toEqual([["networks.0.subnet", "subnet 224.1.0.0/16 overlaps multicast (224.0.0.0/4): no container or host can use addresses from there"]]);
+    expect(found(`${two()}networks: [{ name: m, driver: bridge, subnet: 10.1.0.0/16, hosts: [a] }]\n`)).toEqual([]);
+  });
   it("a NIC listed twice in one segment is found at the second entry; NIC names are unique per host", () => {
     const res = validateText(`${two()}segments:\n  - { name: lan, members: [a/eth0, b/eth0, a/eth0] }\n`, "p.yaml");
     expect(res.diagnostics.map((d) => [d.code, d.path?.join("."), d.message])).toEqual([["invalid_value", "segments.0.members.2", "a/eth0 is listed twice in this segment"]]);

@@ -19,7 +19,7 @@ import {
   ABS_PATH, ABS_PATH_HINT, CONTAINER_NAME, CONTAINER_NAME_HINT, DOCKER_NAME, DOCKER_NAME_HINT, DURATION, DURATION_HINT, durationMs, ENV_NAME, ENV_NAME_HINT, HOST_NAME,
   HOST_NAME_HINT, IMAGE_REF, IMAGE_REF_HINT, LABEL_KEY, NIC_NAME, NIC_NAME_HINT, SAFE_TEXT, SAFE_TEXT_HINT, URL_PATH, USER_NAME,
 } from "./names.js";
-import { cidrValue, describe, interfaceAddress, ipValue, Reader, truncate, type Obj } from "./reader.js";
+import { cidrValue, describe, interfaceAddress, ipValue, Reader, truncate, usableRange, type Obj } from "./reader.js";
 
 export const PLAN_KEYS = ["crosshost", "name", "description", "hosts", "segments", "external", "networks", "swarm", "consul", "containers", "services", "expect", "faults"] as const;
 const HOST_KEYS = ["name", "nics", "routes", "kernel", "docker", "firewall", "platform", "shims", "underlay", "ports_in_use", "ssh"];
@@ -327,7 +327,7 @@ class PlanReader {
   private bridgeSettings(d: Obj | undefined, key: string): { subnet?: Cidr; gateway?: Ip; mtu?: number } {
     const b = d?.object(key, key, BRIDGE_KEYS);
     if (!b) return {};
-    const subnet = b.cidr("subnet");
+    const subnet = b.cidr("subnet", { addresses: true });
     const gateway = b.ip("gateway");
     const mtu = b.num("mtu", { min: 68, max: 65535 });
     if (subnet && gateway !== undefined && !contains(subnet, gateway)) {
@@ -561,11 +561,11 @@ class PlanReader {
       return undefined;
     });
     const dataPathPort = o.num("data_path_port", { min: 1024, max: 49151 }) ?? DEFAULT_DATA_PATH_PORT;
-    const pools = o.list("default_addr_pool", "default_addr_pool", (pv, pp) => (typeof pv === "string" ? cidrValue(this.r, pv, pp, "default_addr_pool", true) : this.r.invalid(pp, "a pool must be a subnet", "Write 10.0.0.0/8.")));
+    const pools = o.list("default_addr_pool", "default_addr_pool", (pv, pp) => (typeof pv === "string" ? ((c) => c && usableRange(this.r, c, pp, "default_addr_pool"))(cidrValue(this.r, pv, pp, "default_addr_pool", true)) : this.r.invalid(pp, "a pool must be a subnet", "Write 10.0.0.0/8.")));
     const mask = o.num("default_addr_pool_mask_length", { min: 8, max: 29 }) ?? DEFAULT_SWARM_POOL_MASK;
     const ingress = o.object("ingress", "ingress", INGRESS_KEYS);
     this.ingressSettings = {
-      subnet: ingress?.cidr("subnet"),
+      subnet: ingress?.cidr("subnet", { addresses: true }),
       gateway: ingress?.ip("gateway"),
       mtu: ingress?.num("mtu", { min: 68, max: 65535 }),
       path: ingress?.path ?? o.at("ingress"),
@@ -618,9 +618,9 @@ class PlanReader {
     const driverText = o.str("driver", { oneOf: ["bridge", "macvlan", "ipvlan", "overlay"] });
     if (o.has("driver") && driverText === undefined) return undefined;
     const driver = (driverText ?? "bridge") as NetworkDriver;
-    const subnet = o.cidr("subnet");
+    const subnet = o.cidr("subnet", { addresses: true });
     const gateway = o.ip("gateway");
-    const ipRange = o.cidr("ip_range");
+    const ipRange = o.cidr("ip_range", { addresses: true });
     const aux = this.auxAddresses(o);
     const parent = o.str("parent", { pattern: NIC_NAME, patternHint: NIC_NAME_HINT });
     const modes = driver === "ipvlan" ? IPVLAN_MODES : MACVLAN_MODES;
@@ -662,9 +662,9 @@ class PlanReader {
         const b = this.r.object(hv, hp, "a network host", NETWORK_HOST_KEYS);
         if (!b) return undefined;
         const host = b.str("host", { required: true });
-        const bSubnet = b.cidr("subnet");
+        const bSubnet = b.cidr("subnet", { addresses: true });
         const bGateway = b.ip("gateway");
-        const bRange = b.cidr("ip_range");
+        const bRange = b.cidr("ip_range", { addresses: true });
         const bParent = b.str("parent", { pattern: NIC_NAME, patternHint: NIC_NAME_HINT });
         const bAux = this.auxAddresses(b);
         if (host === undefined || !this.ref("host", host, this.allHostNames, b.at("host")) || !hostIndex.has(host)) return undefined;

@@ -1,7 +1,7 @@
 // Typed reading of untrusted plan data. Every problem becomes a diagnostic; nothing throws; a field
 // that cannot be read comes back undefined so that the caller can go on and find more problems.
 import { diag, didYouMean, safeText, type Diagnostic, type PlanPath } from "../diagnostics.js";
-import { parseCidr, parseIp, type Cidr, type Ip } from "../ip.js";
+import { parseCidr, parseIp, unusableRange, type Cidr, type Ip } from "../ip.js";
 
 export type Raw = Record<string, unknown>;
 
@@ -150,10 +150,12 @@ export class Obj {
   }
 
   /** A subnet such as 10.20.0.0/16 (`aligned`: the address must be the network address, as Docker requires). */
-  cidr(key: string, opts: { required?: boolean; aligned?: boolean } = {}): Cidr | undefined {
+  /** A subnet; `addresses`: Docker hands out addresses from it, so it must hold ordinary unicast ones. */
+  cidr(key: string, opts: { required?: boolean; aligned?: boolean; addresses?: boolean } = {}): Cidr | undefined {
     const v = this.str(key, { required: opts.required });
     if (v === undefined) return undefined;
-    return cidrValue(this.reader, v, this.at(key), key, opts.aligned ?? true);
+    const c = cidrValue(this.reader, v, this.at(key), key, opts.aligned ?? true);
+    return c && opts.addresses ? usableRange(this.reader, c, this.at(key), key) : c;
   }
 
   list<T>(key: string, what: string, each: (item: unknown, path: PlanPath) => T | undefined): T[] {
@@ -196,6 +198,13 @@ export function cidrValue(reader: Reader, v: string, path: PlanPath, key: string
     return reader.invalid(path, `${key} ${v} has host bits set`, `Docker wants the network address: ${parsed.cidr.text}.`);
   }
   return parsed.cidr;
+}
+
+/** `c` when Docker can hand out its addresses; a finding when it overlaps a range no host or container may use. */
+export function usableRange(reader: Reader, c: Cidr, path: PlanPath, key: string): Cidr | undefined {
+  const bad = unusableRange(c);
+  if (bad === undefined) return c;
+  return reader.invalid(path, `${key} ${c.text} overlaps ${bad}: no container or host can use addresses from there`, "Use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.");
 }
 
 /** Like Obj.cidr, but for an interface address "192.168.1.71/24": keeps the host address. */

@@ -216,16 +216,25 @@ function macvlanPoolTakesOthers(ctx: RuleContext): Diagnostic[] {
         if (claims[mid]!.ip < pool.first) lo = mid + 1;
         else hi = mid;
       }
+      // One finding per pool, naming every address inside it: hosts on one LAN sharing one pool would
+      // otherwise get a finding per host and per NIC.
+      const inside: Claim[] = [];
       for (let k = lo; k < claims.length && claims[k]!.ip <= pool.last; k++) {
         const c = claims[k]!;
         if (c.ip === inst.gateway || c.ip === inst.subnet.first || c.ip === inst.subnet.last || inst.auxAddresses.some((a) => a.ip === c.ip)) continue;
-        out.push(diag("macvlan_ip_range_overlap", {
-          severity: "warning",
-          path: inst.ipRange ? [...inst.path, "ip_range"] : inst.path, host: inst.host,
-          message: `${formatIp(c.ip)} (${c.who}) is inside ${inst.host}'s ${inst.ipRange ? "ip_range" : "subnet"} ${pool.text} for "${n.name}": ${inst.host}'s IPAM does not know it and will hand it to a container`,
-          hint: `Move ${c.who.replace(/^the /, "")} outside ${pool.text}, or keep it out of ${inst.host}'s pool with aux_addresses: { reserved: ${formatIp(c.ip)} }.`,
-        }));
+        inside.push(c);
       }
+      if (inside.length === 0) continue;
+      const one = inside.length === 1;
+      const named = inside.map((c) => `${formatIp(c.ip)} (${c.who})`);
+      out.push(diag("macvlan_ip_range_overlap", {
+        severity: "warning",
+        path: inst.ipRange ? [...inst.path, "ip_range"] : inst.path, host: inst.host,
+        message: `${listOf(named)} ${one ? "is" : "are"} inside ${inst.host}'s ${inst.ipRange ? "ip_range" : "subnet"} ${pool.text} for "${n.name}": ${inst.host}'s IPAM does not know ${one ? "it" : "them"} and will hand ${one ? "it" : "them"} to a container`,
+        hint: one
+          ? `Move ${inside[0]!.who.replace(/^the /, "")} outside ${pool.text}, or keep it out of ${inst.host}'s pool with aux_addresses: { reserved: ${formatIp(inside[0]!.ip)} }.`
+          : `Give ${inst.host} an ip_range that holds none of them, or keep them out of its pool with aux_addresses (one name per address).`,
+      }));
     }
   }
   return out;
