@@ -241,7 +241,7 @@ export const CODES = {
     severity: "error", family: "network",
     title: "A packet size the network allows does not fit the path it takes.",
     why: "VXLAN adds 50 bytes (ESP more); an overlay MTU + overhead above the smallest underlay MTU black-holes full-size packets: small pings pass, real transfers hang. A NIC MTU above its link's MTU drops large frames; a bridge MTU above the egress NIC MTU breaks TCP to the outside.",
-    fix: "Set the overlay's com.docker.network.driver.mtu to the smallest underlay MTU minus 50 (minus ESP when encrypted); match NIC MTUs to the link; set bridge MTUs to the egress NIC MTU.",
+    fix: "Set the overlay's mtu (com.docker.network.driver.mtu) to the smallest underlay MTU: Docker itself takes off the 50-byte VXLAN header (and ESP when encrypted); match NIC MTUs to the link; set bridge MTUs to the egress NIC MTU.",
     source: "moby/libnetwork#1021 (OpenStack 1450); moby/moby#49398; serverascode.com Neutron MTU post.",
   }),
 

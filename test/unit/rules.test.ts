@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { DiagnosticCode } from "../../src/model/codes.js";
 import { didYouMean, editDistance } from "../../src/model/diagnostics.js";
+import { durationMs } from "../../src/model/read/names.js";
 import { validateText, validateValue } from "../../src/model/validate.js";
 
 const two = (extra = "") => `
@@ -353,6 +354,13 @@ describe("diagnostic form", () => {
   it("checks Consul refuses and NIC addresses other hosts cannot use are reported", () => {
     const interval = validateText(`${three}${consul3()}containers: [{ name: web, host: a, image: nginx, publish: ["8080:80"] }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, check: { type: tcp, interval: 0s } }]`, "p.yaml");
     expect(interval.diagnostics.map((d) => [d.code, d.path?.join(".")])).toContainEqual(["invalid_value", "services.0.check.interval"]);
+    // Go durations, as Consul parses them (time.ParseDuration)
+    const go = validateText(`${three}${consul3()}containers: [{ name: web, host: a, image: nginx, publish: ["8080:80"] }]\nservices: [{ id: web, agent: s1, address: 192.168.1.11, port: 8080, check: { type: tcp, interval: 1h30m, timeout: 1.5s } }]`, "p.yaml");
+    expect(go.diagnostics.filter((d) => d.code === "invalid_value")).toEqual([]);
+    expect(durationMs("1h30m")).toBe(5_400_000);
+    expect(durationMs("1.5s")).toBe(1500);
+    expect(durationMs("250us")).toBe(0.25);
+    expect(durationMs("10")).toBeUndefined();
     const bcast = validateText(two().replace("192.168.1.12/24", "192.168.1.255/24"), "p.yaml");
     expect(bcast.diagnostics.map((d) => [d.code, d.severity, d.message])).toContainEqual(["reserved_address", "warning", "eth0's address 192.168.1.255 is the broadcast address of 192.168.1.0/24: other hosts on the segment send to every host at it, not to this NIC"]);
   });

@@ -27,15 +27,17 @@ export const IMAGE_REF_HINT = "Write an image reference such as nginx:alpine or 
 export const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
 export const ABS_PATH_HINT = "Write an absolute path of letters, digits, '.', '_', '-' and '/'.";
 
-export const DURATION = /^[0-9]+(?:ms|s|m|h)$/;
-export const DURATION_HINT = "Write a duration such as 10s, 500ms or 1m.";
+/** Go durations as Consul reads them (time.ParseDuration): 10s, 500ms, 1m, 1h30m, 1.5s. */
+export const DURATION = /^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$/;
+export const DURATION_HINT = "Write a Go duration such as 10s, 500ms, 1m or 1h30m.";
 
-/** A DURATION ("10s", "500ms", "1m", "2h") in milliseconds; undefined when it is not one. */
+/** A DURATION in milliseconds; undefined when it is not one. */
 export function durationMs(d: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
+  if (!DURATION.test(d)) return undefined;
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms = 0;
+  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  return ms;
 }
 
 export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
