@@ -33,6 +33,12 @@ export function parsePlanText(text: string, file: string): ParseResult {
     const diagnostics: Diagnostic[] = [];
     let unclosedAt: number | undefined;
     let flowOpen: number | undefined;
+    // Where a multi-line implicit key starts: a value whose next line is indented too deep.
+    const misindented = new Set(doc.errors.flatMap((e) => {
+      if (e.code !== "MULTILINE_IMPLICIT_KEY" || !Array.isArray(e.pos)) return [];
+      const nl = text.indexOf("\n", e.pos[0]);
+      return nl >= 0 && nl < e.pos[1] ? [e.pos[0]] : [];
+    }));
     const at = (offset: number) => {
       const { line, col } = lineCounter.linePos(offset);
       return { line, column: col };
@@ -70,26 +76,24 @@ export function parsePlanText(text: string, file: string): ParseResult {
       } else if (err.code === "BAD_INDENT" && offset !== undefined && /^Flow (sequence|mapping)\b.*end with a ([\]}])/.test(message)) {
         // why: the parser notices where the next block line starts; the mistake is the opening bracket before it
         const close = /end with a ([\]}])/.exec(message)![1]!;
-        const open = unclosedFlowBefore(text, offset, close === "]" ? "[" : "{");
+        const open = openFlowAt(doc, offset, close === "]" ? "seq" : "map");
         if (open !== undefined) {
           where = at(open);
           message = `a flow ${close === "]" ? "list" : "mapping"} is never closed: its ${close === "]" ? "[" : "{"} opens here and no ${close} closes it`;
           hint = `Add the closing ${close} at the end of the ${close === "]" ? "list" : "mapping"} (on its own line it must be indented more than the key).`;
           flowOpen = open;
         }
-      } else if (err.code === "MULTILINE_IMPLICIT_KEY" && Array.isArray(err.pos) && offset !== undefined) {
+      } else if (err.code === "MULTILINE_IMPLICIT_KEY" && offset !== undefined && misindented.has(offset)) {
         // why: a line indented deeper than the key before it continues that key's value, and YAML then reads the
         // two lines as one key; the line to fix is the deeper one
         const nl = text.indexOf("\n", offset);
-        if (nl >= 0 && nl < err.pos[1]) {
-          const start = nl + 1 + (/^[ \t]*/.exec(text.slice(nl + 1))?.[0].length ?? 0);
-          const prev = at(offset).line;
-          where = at(start);
-          message = `this line is indented deeper than the key on line ${prev}: YAML reads it as part of that value`;
-          hint = `Indent it as the key on line ${prev} (or as the key it belongs under).`;
-        }
+        const prev = at(offset).line;
+        where = at(nl + 1 + (/^[ \t]*/.exec(text.slice(nl + 1))?.[0].length ?? 0));
+        message = `this line is indented deeper than the key on line ${prev}: YAML reads it as part of that value`;
+        hint = `Indent it as the key on line ${prev} (or as the key it belongs under).`;
+      } else if (err.code === "BLOCK_AS_IMPLICIT_KEY" && offset !== undefined && misindented.has(offset)) {
+        continue; // the same mis-indented line, reported once (above)
       }
-      if (err.code === "BLOCK_AS_IMPLICIT_KEY" && offset !== undefined && doc.errors.some((e) => e.code === "MULTILINE_IMPLICIT_KEY" && Array.isArray(e.pos) && e.pos[0] === offset && text.indexOf("\n", offset) >= 0 && text.indexOf("\n", offset) < e.pos[1])) continue;
 
       // A position at the start of an indented line points at its first character, where the reader looks.
       if (where.column === 1) where = { line: where.line, column: 1 + (/^[ \t]*/.exec(lineText(where.line))?.[0].length ?? 0) };
@@ -177,30 +181,16 @@ function openQuoteBefore(doc: Document.Parsed, end: number): number | undefined 
   return found;
 }
 
-/**
- * The innermost `open` ([ or {) before `end` that nothing closes, outside quotes and comments; undefined when
- * every one is closed.
- */
-function unclosedFlowBefore(text: string, end: number, open: "[" | "{"): number | undefined {
-  const stack: { ch: string; at: number }[] = [];
-  let quote: string | undefined;
-  for (let i = 0; i < end && i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote) {
-      if (ch === "\\" && quote === '"') i++;
-      else if (ch === quote) quote = undefined;
-      continue;
-    }
-    if (ch === "#" && (i === 0 || /\s/.test(text[i - 1]!))) {
-      const nl = text.indexOf("\n", i);
-      if (nl < 0) break;
-      i = nl;
-    } else if ((ch === '"' || ch === "'") && (stack.length > 0 || i === 0 || /[\s:,\[{-]/.test(text[i - 1]!))) quote = ch;
-    else if (ch === "[" || ch === "{") stack.push({ ch, at: i });
-    else if ((ch === "]" || ch === "}") && stack.length > 0) stack.pop();
-  }
-  for (let k = stack.length - 1; k >= 0; k--) if (stack[k]!.ch === open) return stack[k]!.at;
-  return undefined;
+/** Where the flow collection (`[` seq or `{` map) that the parser ran to `end` without a closing bracket opens. */
+function openFlowAt(doc: Document.Parsed, end: number, kind: "seq" | "map"): number | undefined {
+  let found: number | undefined;
+  const take = (node: { flow?: boolean; range?: [number, number, number] | null }) => {
+    const r = node.range;
+    // innermost: the last one visited that starts before the error and runs up to it
+    if (node.flow && r && r[0] < end && r[1] >= end) found = r[0];
+  };
+  visit(doc, kind === "seq" ? { Seq: (_k, n) => take(n) } : { Map: (_k, n) => take(n) });
+  return found;
 }
 
 function rangeStart(node: unknown): number | undefined {

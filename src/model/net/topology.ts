@@ -2,7 +2,7 @@
 // segments, per-host bridges, swarm overlays), and the routes each namespace has. Built once, read by
 // the path tracer. Pure data; runtime state (a host stopped, a link cut) is applied by the tracer.
 import { contains, makeCidr, type Cidr, type Ip } from "../ip.js";
-import { overlayInterfaceMtu } from "../defaults.js";
+import { overlayInterfaceMtu, stockWebPaths } from "../defaults.js";
 import { indexPlan, instanceOn, shimDriver, type Container, type Host, type Network, type Plan, type PlanIndex } from "../plan.js";
 import { allocateAddresses, type Allocation } from "./ipam.js";
 
@@ -353,4 +353,17 @@ function nthFree(subnet: Cidr, gateway: Ip, k: number): Ip {
   let ip = subnet.first + 1 + k;
   if (gateway >= subnet.first + 1 && gateway <= ip) ip++;
   return (ip >>> 0) as Ip;
+}
+
+/**
+ * The container answering in `answeredBy` when it runs a stock web image as it comes and does not serve
+ * `path`, with the paths it does serve: an HTTP GET for `path` there is a 404. Consul passes an HTTP check on
+ * 2xx (and 429) only (agent/checks/check.go, CheckHTTP.check); the lab's busybox httpd answers 404 for any
+ * path but its default page (test/lab/compare.test.ts).
+ */
+export function stockPageMissing(topo: Topology, index: PlanIndex, answeredBy: NetnsId | undefined, path: string): { container: Container; paths: readonly string[] } | undefined {
+  const ns = answeredBy !== undefined ? topo.netns.get(answeredBy) : undefined;
+  const container = ns?.kind === "container" && ns.container !== undefined ? index.containers.get(ns.container) : undefined;
+  const paths = container ? stockWebPaths(container) : undefined;
+  return container && paths && !paths.includes(path) ? { container, paths } : undefined;
 }

@@ -28,15 +28,16 @@ export const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
 export const ABS_PATH_HINT = "Write an absolute path of letters, digits, '.', '_', '-' and '/'.";
 
 /** Go durations as Consul reads them (time.ParseDuration): 10s, 500ms, 1m, 1h30m, 1.5s. */
-export const DURATION = /^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$/;
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_PART = "([0-9]+(?:\\.[0-9]+)?)(ns|us|µs|ms|s|m|h)";
+export const DURATION = new RegExp(`^(?:${DURATION_PART})+$`);
 export const DURATION_HINT = "Write a Go duration such as 10s, 500ms, 1m or 1h30m.";
 
 /** A DURATION in milliseconds; undefined when it is not one. */
 export function durationMs(d: string): number | undefined {
   if (!DURATION.test(d)) return undefined;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let ms = 0;
-  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  for (const m of d.matchAll(new RegExp(DURATION_PART, "g"))) ms += Number(m[1]) * DURATION_UNIT_MS[m[2]!]!;
   return ms;
 }
 

@@ -19,7 +19,7 @@ import {
   ABS_PATH, ABS_PATH_HINT, CONTAINER_NAME, CONTAINER_NAME_HINT, DOCKER_NAME, DOCKER_NAME_HINT, DURATION, DURATION_HINT, durationMs, ENV_NAME, ENV_NAME_HINT, HOST_NAME,
   HOST_NAME_HINT, IMAGE_REF, IMAGE_REF_HINT, LABEL_KEY, NIC_NAME, NIC_NAME_HINT, SAFE_TEXT, SAFE_TEXT_HINT, URL_PATH, USER_NAME,
 } from "./names.js";
-import { cidrValue, describe, interfaceAddress, ipValue, Reader, truncate, usableRange, type Obj } from "./reader.js";
+import { cidrValue, describe, interfaceAddress, ipValue, Reader, truncate, type Obj } from "./reader.js";
 
 export const PLAN_KEYS = ["crosshost", "name", "description", "hosts", "segments", "external", "networks", "swarm", "consul", "containers", "services", "expect", "faults"] as const;
 const HOST_KEYS = ["name", "nics", "routes", "kernel", "docker", "firewall", "platform", "shims", "underlay", "ports_in_use", "ssh"];
@@ -82,8 +82,6 @@ class PlanReader {
   private networkNames = new Set<string>();
   private containerNames = new Set<string>();
   private agentNames = new Set<string>();
-  /** The plan has a swarm section, readable or not. */
-  private swarmWritten = false;
   private serviceIds = new Set<string>();
   private segmentNames = new Set<string>();
 
@@ -112,7 +110,6 @@ class PlanReader {
     const segments = this.segments(o, hosts, hostIndex);
     const externals = this.unique(o.list("external", "external", (v, p) => this.external(v, p)), "external network", new Set());
     const swarm = o.has("swarm") ? this.swarm(o.get("swarm"), o.at("swarm"), hostIndex) : undefined;
-    this.swarmWritten = o.has("swarm");
 
     // Names of everything first, so that references in any order resolve.
     this.collectNames(o.get("networks"), "name", this.networkNames);
@@ -123,7 +120,7 @@ class PlanReader {
     // Containers may name the default bridge, and Docker's swarm networks in a swarm; "host" and "none" are network modes.
     for (const n of o.has("swarm") ? ["bridge", "docker_gwbridge", "ingress"] : ["bridge"]) this.networkNames.add(n);
 
-    const userNetworks = this.unique(o.list("networks", "networks", (v, p) => this.network(v, p, hostIndex, swarm)), "network", new Set());
+    const userNetworks = this.unique(o.list("networks", "networks", (v, p) => this.network(v, p, hostIndex, swarm, o.has("swarm"))), "network", new Set());
     const consul = o.has("consul") ? this.consul(o.get("consul"), o.at("consul"), hostIndex) : undefined;
     const rawContainers = o.list("containers", "containers", (v, p) => this.container(v, p, hostIndex));
     const agentContainers = (consul?.agents ?? []).map((a) => agentContainer(a));
@@ -161,7 +158,8 @@ class PlanReader {
     return this.uniqueBy(xs, (x) => x.name, what, names);
   }
 
-  private uniqueBy<T extends { path: PlanPath }>(xs: T[], key: (x: T) => string, what: string, names?: Set<string>, seen = new Map<string, T>()): T[] {
+  /** `scope`: where the names must be unique, for the hint. */
+  private uniqueBy<T extends { path: PlanPath }>(xs: T[], key: (x: T) => string, what: string, names?: Set<string>, seen = new Map<string, T>(), scope = "in a plan"): T[] {
     const out: T[] = [];
     for (const x of xs) {
       const k = key(x);
@@ -170,7 +168,7 @@ class PlanReader {
         this.r.report(diag("duplicate_name", {
           path: x.path,
           message: `${what} "${k}" is defined twice`,
-          hint: `Rename one of them; names of ${what}s must be unique ${what === "NIC" ? "on a host" : "in a plan"}.`,
+          hint: `Rename one of them; names of ${what}s must be unique ${scope}.`,
           related: [{ path: first.path, message: "first defined here" }],
         }));
         continue;
@@ -205,7 +203,7 @@ class PlanReader {
     const o = this.r.object(v, path, "a host", HOST_KEYS);
     if (!o) return undefined;
     const name = o.str("name", { required: true, pattern: HOST_NAME, patternHint: HOST_NAME_HINT });
-    const nics = this.uniqueBy(o.list("nics", "nics", (nv, np) => this.nic(nv, np)), (n) => n.name, "NIC");
+    const nics = this.uniqueBy(o.list("nics", "nics", (nv, np) => this.nic(nv, np)), (n) => n.name, "NIC", undefined, undefined, "on a host");
     if (!o.has("nics")) o.missing("nics", "Add nics: [{ name: ens34, address: 192.168.1.71/24 }].", name !== undefined ? `host "${name}"` : undefined);
     else if (nics.length === 0 && Array.isArray(o.get("nics")) && (o.get("nics") as unknown[]).length === 0) {
       this.r.invalid(o.at("nics"), `${name !== undefined ? `host "${name}"` : "a host"} has an empty nics list`, "A host needs at least one NIC: nics: [{ name: ens34, address: 192.168.1.71/24 }].");
@@ -369,7 +367,7 @@ class PlanReader {
         const c = parseCidr(item) ?? (parseIp(item) !== undefined ? parseCidr(`${item}/32`) : undefined);
         if (c) return from?.push(c.cidr);
         // Digits, dots and a slash (or a colon) are an address someone meant, not a host name.
-        if (/^[0-9.]+(?:\/\d*)?$|[:/]/.test(item)) return this.r.invalid(p, `from entry ${JSON.stringify(item.length > 40 ? `${item.slice(0, 40)}…` : item)} is not a valid IPv4 address or subnet`, "Write a host name, an address such as 10.0.0.5, or a subnet such as 10.0.0.0/8.");
+        if (/^[0-9.]+(?:\/\d*)?$|[:/]/.test(item)) return this.r.invalid(p, `from entry "${truncate(item)}" is not a valid IPv4 address or subnet`, "Write a host name, an address such as 10.0.0.5, or a subnet such as 10.0.0.0/8.");
         if (this.ref("host", item, this.hostNamesSoFar(), p)) from?.push(item);
         return undefined;
       });
@@ -561,7 +559,7 @@ class PlanReader {
       return undefined;
     });
     const dataPathPort = o.num("data_path_port", { min: 1024, max: 49151 }) ?? DEFAULT_DATA_PATH_PORT;
-    const pools = o.list("default_addr_pool", "default_addr_pool", (pv, pp) => (typeof pv === "string" ? ((c) => c && usableRange(this.r, c, pp, "default_addr_pool"))(cidrValue(this.r, pv, pp, "default_addr_pool", true)) : this.r.invalid(pp, "a pool must be a subnet", "Write 10.0.0.0/8.")));
+    const pools = o.list("default_addr_pool", "default_addr_pool", (pv, pp) => (typeof pv === "string" ? cidrValue(this.r, pv, pp, "default_addr_pool", true, true) : this.r.invalid(pp, "a pool must be a subnet", "Write 10.0.0.0/8.")));
     const mask = o.num("default_addr_pool_mask_length", { min: 8, max: 29 }) ?? DEFAULT_SWARM_POOL_MASK;
     const ingress = o.object("ingress", "ingress", INGRESS_KEYS);
     this.ingressSettings = {
@@ -607,7 +605,8 @@ class PlanReader {
 
   // ---- networks ----------------------------------------------------------------------------
 
-  private network(v: unknown, path: PlanPath, hostIndex: Map<string, Host>, swarm: Swarm | undefined): PendingNetwork | undefined {
+  /** `swarmWritten`: the plan has a swarm section, readable (then `swarm`) or not. */
+  private network(v: unknown, path: PlanPath, hostIndex: Map<string, Host>, swarm: Swarm | undefined, swarmWritten: boolean): PendingNetwork | undefined {
     const o = this.r.object(v, path, "a network", NETWORK_KEYS);
     if (!o) return undefined;
     const name = o.str("name", { required: true, pattern: DOCKER_NAME, patternHint: DOCKER_NAME_HINT });
@@ -646,7 +645,7 @@ class PlanReader {
       if (o.has("hosts")) this.r.invalid(o.at("hosts"), "an overlay spans the swarm; it has no hosts list", "Remove hosts; choose where `docker network create` runs with create_on.");
       if (!swarm) {
         // A swarm section that could not be read was reported where it is: no second finding here.
-        if (this.swarmWritten) return undefined;
+        if (swarmWritten) return undefined;
         this.r.report(diag("swarm_not_manager", {
           path, message: `overlay "${name}" needs a swarm, and the plan has none`,
           hint: "Add swarm: { managers: [...] }; `docker network create -d overlay` fails with 'This node is not a swarm manager' otherwise.",

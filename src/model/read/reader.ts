@@ -120,7 +120,7 @@ export class Obj {
       );
     }
     if (opts.pattern && !opts.pattern.test(v)) {
-      return this.reader.invalid(this.at(key), `${key} "${truncate(v)}" is not valid${v.length > 40 ? ` (${v.length} characters)` : ""}`, opts.patternHint ?? `It must match ${opts.pattern}.`);
+      return this.reader.invalid(this.at(key), `${key} "${truncate(v)}" is not valid${lengthNote(v)}`, opts.patternHint ?? `It must match ${opts.pattern}.`);
     }
     return v;
   }
@@ -150,12 +150,11 @@ export class Obj {
   }
 
   /** A subnet such as 10.20.0.0/16 (`aligned`: the address must be the network address, as Docker requires). */
-  /** A subnet; `addresses`: Docker hands out addresses from it, so it must hold ordinary unicast ones. */
+  /** A subnet; `addresses`: one Docker hands out addresses from (see cidrValue). */
   cidr(key: string, opts: { required?: boolean; aligned?: boolean; addresses?: boolean } = {}): Cidr | undefined {
     const v = this.str(key, { required: opts.required });
     if (v === undefined) return undefined;
-    const c = cidrValue(this.reader, v, this.at(key), key, opts.aligned ?? true);
-    return c && opts.addresses ? usableRange(this.reader, c, this.at(key), key) : c;
+    return cidrValue(this.reader, v, this.at(key), key, opts.aligned ?? true, opts.addresses);
   }
 
   list<T>(key: string, what: string, each: (item: unknown, path: PlanPath) => T | undefined): T[] {
@@ -167,7 +166,7 @@ export class Obj {
       let v = item;
       if (opts.coerce && (typeof v === "number" || typeof v === "boolean")) v = String(v);
       if (typeof v !== "string") return this.reader.invalid(path, `each entry of ${key} must be text, not ${describe(v)}`, `Quote the entry.`);
-      if (opts.pattern && !opts.pattern.test(v)) return this.reader.invalid(path, `"${truncate(v)}" is not valid in ${key}${v.length > 40 ? ` (${v.length} characters)` : ""}`, opts.patternHint ?? `It must match ${opts.pattern}.`);
+      if (opts.pattern && !opts.pattern.test(v)) return this.reader.invalid(path, `"${truncate(v)}" is not valid in ${key}${lengthNote(v)}`, opts.patternHint ?? `It must match ${opts.pattern}.`);
       return v;
     });
   }
@@ -188,7 +187,8 @@ export function ipValue(reader: Reader, v: string, path: PlanPath, key: string):
   return ip;
 }
 
-export function cidrValue(reader: Reader, v: string, path: PlanPath, key: string, aligned: boolean): Cidr | undefined {
+/** `addresses`: Docker hands out addresses from the subnet, so it must hold ordinary unicast ones. */
+export function cidrValue(reader: Reader, v: string, path: PlanPath, key: string, aligned: boolean, addresses = false): Cidr | undefined {
   const parsed = parseCidr(v);
   if (!parsed) {
     const hint = parseIp(v) !== undefined ? `Add the prefix length, e.g. ${v}/24.` : `Write a subnet such as 10.20.0.0/16.`;
@@ -197,14 +197,9 @@ export function cidrValue(reader: Reader, v: string, path: PlanPath, key: string
   if (aligned && !parsed.aligned) {
     return reader.invalid(path, `${key} ${v} has host bits set`, `Docker wants the network address: ${parsed.cidr.text}.`);
   }
+  const bad = addresses ? unusableRange(parsed.cidr) : undefined;
+  if (bad !== undefined) return reader.invalid(path, `${key} ${parsed.cidr.text} overlaps ${bad}: no container or host can use addresses from there`, "Use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.");
   return parsed.cidr;
-}
-
-/** `c` when Docker can hand out its addresses; a finding when it overlaps a range no host or container may use. */
-export function usableRange(reader: Reader, c: Cidr, path: PlanPath, key: string): Cidr | undefined {
-  const bad = unusableRange(c);
-  if (bad === undefined) return c;
-  return reader.invalid(path, `${key} ${c.text} overlaps ${bad}: no container or host can use addresses from there`, "Use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.");
 }
 
 /** Like Obj.cidr, but for an interface address "192.168.1.71/24": keeps the host address. */
@@ -232,6 +227,11 @@ export function describe(v: unknown): string {
 }
 
 /** At most n characters of s, printable on one line (control and invisible characters escaped). */
+/** " (N characters)" for a value truncate() cuts, so that a name that is only too long says so. */
+function lengthNote(s: string, n = 40): string {
+  return s.length > n ? ` (${s.length} characters)` : "";
+}
+
 export function truncate(s: string, n = 40): string {
   if (s.length <= n) return safeText(s);
   const cut = /[\ud800-\udbff]/.test(s[n - 1]!) ? n - 1 : n; // not half a surrogate pair

@@ -3,8 +3,7 @@
 // reachable from the consumers the plan declares (hashicorp/docker-consul#42, gliderlabs/registrator#291).
 import { diag, type Diagnostic } from "../diagnostics.js";
 import { formatIp } from "../ip.js";
-import { agentNetns } from "../net/topology.js";
-import { stockWebPaths } from "../defaults.js";
+import { agentNetns, stockPageMissing } from "../net/topology.js";
 import { ALL_UP, trace } from "../net/trace.js";
 import { hostPortBindings, type AddressRef } from "../plan.js";
 import { endpointLabel, endpointNetns, resolveAddress, type RuleContext } from "./context.js";
@@ -36,13 +35,10 @@ export function serviceChecks(ctx: RuleContext): Diagnostic[] {
     if (ip === undefined) continue;
     const res = trace(ctx.topo, ALL_UP, from, ip, { proto: "tcp", port: check.port, ipSize: 60, df: true });
     if (res.ok) {
-      // The port answers; the path depends on what serves it. Consul passes an HTTP check on 2xx (and 429)
-      // only (agent/checks/check.go, CheckHTTP.check), and a stock web image run as it comes serves its
-      // default page only: the lab's busybox httpd answers 404 for any other path (test/lab/compare.test.ts).
-      const server = check.type === "http" && res.answeredBy !== undefined ? ctx.topo.netns.get(res.answeredBy) : undefined;
-      const served = server?.kind === "container" && server.container !== undefined ? ctx.index.containers.get(server.container) : undefined;
-      const paths = served ? stockWebPaths(served) : undefined;
-      if (served && paths && !paths.includes(check.path)) {
+      // The port answers; whether the path does depends on what serves it.
+      const missing = check.type === "http" ? stockPageMissing(ctx.topo, ctx.index, res.answeredBy, check.path) : undefined;
+      if (missing) {
+        const { container: served, paths } = missing;
         out.push(diag("service_check_path_not_found", {
           path: [...check.planPath, "path"], host: agent.host,
           message: `the http check of ${s.id} (http://${formatIp(ip)}:${check.port}${check.path}) can never pass: ${served.name} runs ${served.image} as it comes, which serves ${paths.join(" and ")} only (any other path is a 404)`,

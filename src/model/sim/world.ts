@@ -4,12 +4,12 @@
 // clustered parts settle (joins retried, bootstrap, elections) as the real software eventually would.
 // Everything is deterministic: the same plan and steps always give the same observation.
 import { formatIp, parseIp, type Ip } from "../ip.js";
-import { CONSUL_DEFAULT_PORTS, DEFAULT_PING_PAYLOAD, stockWebPaths, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
+import { CONSUL_DEFAULT_PORTS, DEFAULT_PING_PAYLOAD, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "../defaults.js";
 import type { ClassMatrix, ContainerObservation, ConsulAgentObservation, HostObservation, Observation, ProbeResult, ProbeSpec, ServiceObservation, SwarmObservation } from "../observation.js";
 import { LARGE_PAYLOAD } from "./probes.js";
 import { allocateAddresses, startOrder, type Allocation } from "../net/ipam.js";
 import { resolveName } from "../net/dns.js";
-import { agentNetns, buildTopology, containerNetns, hostNetns, type NetnsId, type Topology } from "../net/topology.js";
+import { agentNetns, buildTopology, containerNetns, hostNetns, stockPageMissing, type NetnsId, type Topology } from "../net/topology.js";
 import { trace, type NetState, type TraceResult } from "../net/trace.js";
 import type { FlowProto } from "../net/firewall.js";
 import { hostPortBindings, indexPlan, shimDriver, type AddressRef, type ConsulAgent, type Container, type Fault, type Plan, type PlanIndex } from "../plan.js";
@@ -1211,13 +1211,10 @@ export class World implements NetState {
         continue;
       }
       const res = trace(this.topo, this, this.agentNetns(agent), ip, { proto: "tcp", port: s.check.port, ipSize: 60, df: true });
-      // The port answers; whether the path does depends on what serves it. A stock web server image run as
-      // it comes serves its default page only, so any other path is a 404, and Consul counts only 2xx (and 429) as passing.
-      const server = res.ok && s.check.type === "http" && res.answeredBy !== undefined ? this.topo.netns.get(res.answeredBy) : undefined;
-      const served = server?.kind === "container" ? this.index.containers.get(server.container!) : undefined;
-      const paths = served ? stockWebPaths(served) : undefined;
-      if (paths && !paths.includes(s.check.path)) {
-        out[s.id] = { agent: s.agent, registered: true, health: "critical", reason: `HTTP GET http://${formatIp(ip)}:${s.check.port}${s.check.path}: 404 (Not Found): ${served!.image} as it comes serves ${paths.join(" and ")} only` };
+      // The port answers; whether the path does depends on what serves it (a stock image: its default page only).
+      const missing = res.ok && s.check.type === "http" ? stockPageMissing(this.topo, this.index, res.answeredBy, s.check.path) : undefined;
+      if (missing) {
+        out[s.id] = { agent: s.agent, registered: true, health: "critical", reason: `HTTP GET http://${formatIp(ip)}:${s.check.port}${s.check.path}: 404 (Not Found): ${missing.container.image} as it comes serves ${missing.paths.join(" and ")} only` };
         continue;
       }
       out[s.id] = res.ok
