@@ -291,3 +291,20 @@ describe("swarm init/join: the mark that crosshost formed the swarm survives an 
     expect(engine.mark()).toBe("yes");
   });
 });
+
+describe("probes: a container observed not running is neither probed to nor from", () => {
+  it("reports the stopped endpoint and runs no ping (a restart loop may bring it up for a moment)", async () => {
+    const plan = swarmPlan("{ mtu: 1400 }");
+    const { driver, calls } = fakeDriver(plan, (argv) => {
+      if (argv[1] === "inspect" && argv.at(-1) === "box") return ok("false false true\n");
+      if (argv[1] === "inspect" && argv.at(-1) === "web" && argv[3]?.startsWith("{{.State")) return ok("true false true\n");
+      return undefined;
+    }, { settleTimeoutMs: 0 });
+    const obs = await driver.observe([
+      { from: "box", to: "web", by: "address", size: 56, proto: "icmp" },
+      { from: "web", to: "box", by: "name", size: 56, proto: "icmp" },
+    ]);
+    expect(obs.probes.map((p) => [p.from, p.to, p.ok, p.reason])).toEqual([["box", "web", false, "box is not running"], ["web", "box", false, "box is not running"]]);
+    expect(calls.filter((c) => c.includes("ping"))).toEqual([]);
+  });
+});

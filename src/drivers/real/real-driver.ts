@@ -685,10 +685,14 @@ export class RealDriver implements Driver {
   private async probe(p: ProbeSpec, containers: Record<string, ContainerObservation>): Promise<ProbeResult> {
     const fromHost = p.from.startsWith("host:") ? p.from.slice(5) : this.index.containers.get(p.from)?.host;
     if (!fromHost) return { ...p, ok: false, reason: `no endpoint ${p.from}` };
-    // A container that is not running answers nothing, though its name may still resolve for a moment and a
-    // restart loop may bring it up between tries: no probe then, as the prediction has none.
-    const targetState = containers[p.to]?.state;
-    if (targetState !== undefined && targetState !== "running" && this.index.containers.get(p.to)?.networkMode !== "host") return { ...p, ok: false, reason: `${p.to} is not running` };
+    // A container observed not running sends and answers nothing, though its name may still resolve for a
+    // moment and a restart loop may bring it up between tries (a Consul agent refusing its config): no probe
+    // then, from it or to it, as the prediction has none.
+    const down = [p.from, p.to].find((e) => {
+      const state = containers[e]?.state;
+      return state !== undefined && state !== "running" && this.index.containers.get(e)?.networkMode !== "host";
+    });
+    if (down !== undefined) return { ...p, ok: false, reason: `${down} is not running` };
     let target: string | undefined;
     if (p.by === "name") target = p.to;
     else if (parseIp(p.to) !== undefined) target = p.to;
